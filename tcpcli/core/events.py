@@ -1,0 +1,154 @@
+"""Lifecycle events as small frozen values, and their one-line wording for `-v` and the interactive view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def format_address(host: str, port: int) -> str:
+    """`1.2.3.4:80`, `[::1]:80`: brackets keep an IPv6 address apart from its port."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def format_seconds(seconds: float) -> str:
+    return f"{seconds:g} s" if seconds >= 1 else f"{seconds * 1000:.0f} ms"
+
+
+@dataclass(frozen=True)
+class Resolving:
+    host: str
+
+
+@dataclass(frozen=True)
+class Trying:
+    address: str
+
+
+@dataclass(frozen=True)
+class Connected:
+    local: str
+    remote: str
+
+
+@dataclass(frozen=True)
+class Listening:
+    address: str
+
+
+@dataclass(frozen=True)
+class InputEnded:
+    """stdin reached EOF (or the user pressed Ctrl-D)."""
+
+    sent_fin: bool
+
+
+@dataclass(frozen=True)
+class PeerFinished:
+    """The peer closed its sending side (FIN)."""
+
+
+@dataclass(frozen=True)
+class TimedOut:
+    what: str  # "idle", "quit-after-eof", "input quiet"
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Closed:
+    sent: int
+    received: int
+    duration: float
+    peer: str = ""
+
+
+@dataclass(frozen=True)
+class ClientConnected:
+    peer: str
+    clients: int
+
+
+@dataclass(frozen=True)
+class ClientLeft:
+    peer: str
+    sent: int
+    received: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ClientRejected:
+    peer: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PathChosen:
+    """Which copy strategy each direction of stream mode uses (splice, sendfile, copy)."""
+
+    uplink: str
+    downlink: str
+
+
+Event = (
+    Resolving
+    | Trying
+    | Connected
+    | Listening
+    | InputEnded
+    | PeerFinished
+    | TimedOut
+    | Closed
+    | ClientConnected
+    | ClientLeft
+    | ClientRejected
+    | PathChosen
+)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def describe(event: Event) -> str:
+    """The one line a person reads for an event (without the `tcpcli: ` prefix)."""
+    match event:
+        case Resolving(host):
+            return f"resolving {host}"
+        case Trying(address):
+            return f"trying {address}"
+        case Connected(local, remote):
+            return f"connected {local} -> {remote}"
+        case Listening(address):
+            return f"listening on {address}"
+        case InputEnded(sent_fin):
+            return (
+                "input ended: sent FIN, still reading"
+                if sent_fin
+                else "input ended (no FIN: --no-half-close)"
+            )
+        case PeerFinished():
+            return "peer closed its side (FIN)"
+        case TimedOut(what, seconds):
+            return {
+                "idle": f"idle timeout: no traffic for {format_seconds(seconds)}",
+                "quit-after-eof": f"-q: peer still open {format_seconds(seconds)} after input ended",
+                "input quiet": f"peer gone and input quiet for {format_seconds(seconds)}, quitting",
+            }.get(what, f"{what} timeout after {format_seconds(seconds)}")
+        case Closed(sent, received, duration, peer):
+            who = f" {peer}" if peer else ""
+            return (
+                f"closed{who}: sent {_plural(sent, 'byte')}, received {_plural(received, 'byte')}"
+                f" in {duration:.3f} s"
+            )
+        case ClientConnected(peer, clients):
+            return f"client {peer} connected ({_plural(clients, 'client')})"
+        case ClientLeft(peer, sent, received, reason):
+            why = f" ({reason})" if reason else ""
+            return (
+                f"client {peer} left{why}: sent {_plural(sent, 'byte')}, received {_plural(received, 'byte')}"
+            )
+        case ClientRejected(peer, reason):
+            return f"client {peer} rejected: {reason}"
+        case PathChosen(uplink, downlink):
+            return f"stream path: stdin -> socket by {uplink}, socket -> stdout by {downlink}"
+    raise AssertionError(f"unknown event {event!r}")  # pragma: no cover

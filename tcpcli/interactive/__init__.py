@@ -1,0 +1,1 @@
+"""tcpcli.interactive"""

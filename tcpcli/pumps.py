@@ -1,0 +1,242 @@
+"""The copy strategies of stream mode, one per direction, chosen in one place from what the fds are.
+
+Fast paths move bytes inside the kernel: `os.splice` when the other side is a pipe, `os.sendfile` when stdin
+is a regular file. The portable copy loop handles everything else and every option that must see the bytes
+(`-C`, `-o`, `--hex-log`, `-x`, `--struct`). Each pump's `transfer()` blocks, moves one chunk and returns
+its size, 0 at end of stream.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import stat
+from collections.abc import Callable
+
+from tcpcli.core.newline import CrlfTranslator
+from tcpcli.stream_views import StreamRenderer
+from tcpcli.taps import HexLog, OutputFile, timestamp_now, write_all
+
+COPY_CHUNK = 256 * 1024  # big enough that per-call overhead vanishes, small enough to stay cache friendly
+SPLICE_CHUNK = 1 << 20  # the kernel caps a pipe transfer at the pipe's size anyway
+
+# splice/sendfile refuse some fd combinations only at the first call (some filesystems and fd kinds):
+# those errors mean "use the copy loop", not "the transfer failed".
+_NOT_SUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ESPIPE, errno.EBADF}
+
+
+class StdoutClosed(Exception):
+    """The reader of stdout went away (`| head -1`): stop quietly."""
+
+
+def fd_kind(fd: int) -> str:
+    """'pipe', 'file', 'socket', 'tty', 'other' or 'closed' for an inherited fd."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return "closed"
+    if stat.S_ISFIFO(mode):
+        return "pipe"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if os.isatty(fd):
+        return "tty"
+    return "other"
+
+
+class Uplink:
+    """stdin -> socket."""
+
+    name = "copy"
+
+    def __init__(self, stdin_fd: int, sock: socket.socket) -> None:
+        self.stdin_fd = stdin_fd
+        self.sock = sock
+        self.sending = False  # holds bytes read from stdin but not yet accepted by the socket
+
+    def transfer(self) -> int:
+        raise NotImplementedError
+
+
+class CopyUplink(Uplink):
+    name = "copy"
+
+    def __init__(
+        self, stdin_fd: int, sock: socket.socket, crlf: bool = False, hex_log: HexLog | None = None
+    ) -> None:
+        super().__init__(stdin_fd, sock)
+        self._translator = CrlfTranslator() if crlf else None
+        self._hex_log = hex_log
+
+    def transfer(self) -> int:
+        data = os.read(self.stdin_fd, COPY_CHUNK)
+        if not data:
+            return 0
+        out = self._translator.feed(data) if self._translator else data
+        self.sending = True
+        try:
+            self.sock.sendall(out)
+        finally:
+            self.sending = False
+        if self._hex_log is not None:
+            self._hex_log.record(">", out)
+        return len(out)
+
+
+class _FallbackUplink(Uplink):
+    """A kernel fast path that turns itself into the copy loop if the kernel refuses the fd pair."""
+
+    def __init__(self, stdin_fd: int, sock: socket.socket) -> None:
+        super().__init__(stdin_fd, sock)
+        self._fallback: CopyUplink | None = None
+
+    def transfer(self) -> int:
+        if self._fallback is not None:
+            return self._fallback.transfer()
+        try:
+            return self._kernel_transfer()
+        except OSError as exc:
+            if exc.errno not in _NOT_SUPPORTED:
+                raise
+            self._fallback = CopyUplink(self.stdin_fd, self.sock)
+            self.name = f"copy (kernel refused {self.name})"
+            return self._fallback.transfer()
+
+    def _kernel_transfer(self) -> int:
+        raise NotImplementedError
+
+
+class SpliceUplink(_FallbackUplink):
+    name = "splice"
+
+    def _kernel_transfer(self) -> int:
+        return os.splice(self.stdin_fd, self.sock.fileno(), SPLICE_CHUNK)
+
+
+class SendfileUplink(_FallbackUplink):
+    name = "sendfile"
+
+    def _kernel_transfer(self) -> int:
+        return os.sendfile(self.sock.fileno(), self.stdin_fd, None, SPLICE_CHUNK)
+
+
+class EmptyUplink(Uplink):
+    """stdin is closed or missing: it is at EOF from the start."""
+
+    name = "none (stdin closed)"
+
+    def transfer(self) -> int:
+        return 0
+
+
+class Downlink:
+    """socket -> stdout."""
+
+    name = "copy"
+
+    def transfer(self) -> int:
+        raise NotImplementedError
+
+    def finish(self) -> str | None:
+        """After the peer's FIN: a warning for stderr (a partial struct record) or None."""
+        return None
+
+
+class SpliceDownlink(Downlink):
+    name = "splice"
+
+    def __init__(self, sock: socket.socket, stdout_fd: int) -> None:
+        self._sock_fd = sock.fileno()
+        self._stdout_fd = stdout_fd
+
+    def transfer(self) -> int:
+        try:
+            return os.splice(self._sock_fd, self._stdout_fd, SPLICE_CHUNK)
+        except BrokenPipeError as exc:
+            raise StdoutClosed from exc
+
+
+class CopyDownlink(Downlink):
+    name = "copy"
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        stdout_fd: int,
+        renderer: StreamRenderer | None = None,
+        output: OutputFile | None = None,
+        hex_log: HexLog | None = None,
+        timestamps: bool = False,
+    ) -> None:
+        self._sock = sock
+        self._stdout_fd = stdout_fd
+        self._buffer = bytearray(COPY_CHUNK)
+        self._view = memoryview(self._buffer)
+        self._renderer = renderer
+        self._output = output
+        self._hex_log = hex_log
+        self._timestamps = timestamps
+
+    def transfer(self) -> int:
+        size = self._sock.recv_into(self._buffer)
+        if not size:
+            return 0
+        data = self._view[:size]
+        if self._output is not None:
+            self._output.write(data)
+        if self._hex_log is not None:
+            self._hex_log.record("<", bytes(data))
+        if self._renderer is not None:
+            stamp = timestamp_now() if self._timestamps else None
+            self._write(self._renderer.feed(bytes(data), stamp))
+        else:
+            self._write(data)
+        return size
+
+    def _write(self, data: bytes | memoryview) -> None:
+        try:
+            write_all(self._stdout_fd, data)
+        except BrokenPipeError as exc:
+            raise StdoutClosed from exc
+
+    def finish(self) -> str | None:
+        return self._renderer.finish() if self._renderer is not None else None
+
+
+def choose_uplink(
+    stdin_fd: int, sock: socket.socket, crlf: bool, hex_log: HexLog | None, kind: str | None = None
+) -> Uplink:
+    """The fastest strategy the fds allow, unless an option needs to see the bytes."""
+    kind = kind or fd_kind(stdin_fd)
+    if kind == "closed":
+        return EmptyUplink(stdin_fd, sock)
+    if crlf or hex_log is not None or not _plain_socket(sock):
+        return CopyUplink(stdin_fd, sock, crlf, hex_log)
+    if kind == "pipe" and hasattr(os, "splice"):
+        return SpliceUplink(stdin_fd, sock)
+    if kind == "file" and hasattr(os, "sendfile"):
+        return SendfileUplink(stdin_fd, sock)
+    return CopyUplink(stdin_fd, sock)
+
+
+def choose_downlink(
+    sock: socket.socket,
+    stdout_fd: int,
+    renderer: StreamRenderer | None,
+    output: OutputFile | None,
+    hex_log: HexLog | None,
+    timestamps: bool,
+) -> Downlink:
+    needs_bytes = renderer is not None or output is not None or hex_log is not None
+    if not needs_bytes and _plain_socket(sock) and fd_kind(stdout_fd) == "pipe" and hasattr(os, "splice"):
+        return SpliceDownlink(sock, stdout_fd)
+    return CopyDownlink(sock, stdout_fd, renderer, output, hex_log, timestamps)
+
+
+def _plain_socket(sock: socket.socket) -> bool:
+    """Kernel fast paths bypass user space, so they are only right for sockets without TLS."""
+    is_tls: Callable[[], object] | None = getattr(sock, "version", None)
+    return is_tls is None

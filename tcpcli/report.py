@@ -1,0 +1,65 @@
+"""The stderr channel: `tcpcli: ...` lines for errors, warnings and `-v` lifecycle events.
+
+Thread-safe (stream mode reports from its pump threads) and free of heavy imports so stream mode starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import TextIO
+
+from tcpcli.core.events import Event, describe
+
+_RED = "\x1b[31m"
+_DIM = "\x1b[2m"
+_YELLOW = "\x1b[33m"
+_RESET = "\x1b[0m"
+
+
+def color_enabled(choice: str, stream: TextIO) -> bool:
+    """`--color auto` means: only on a terminal and only when NO_COLOR is unset."""
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return stream.isatty()
+    except (ValueError, OSError):
+        return False
+
+
+class Reporter:
+    """Writes one line per event or error; events only with `-v`."""
+
+    def __init__(self, verbose: bool = False, color: str = "auto", stream: TextIO | None = None) -> None:
+        self.verbose = verbose
+        self._stream = stream if stream is not None else sys.stderr
+        self._color = color_enabled(color, self._stream)
+        self._lock = threading.Lock()
+
+    def event(self, event: Event) -> None:
+        if self.verbose:
+            self._write(describe(event), _DIM)
+
+    def always(self, event: Event) -> None:
+        """Events every user needs, `-v` or not (the `listening on` line scripts read the port from)."""
+        self._write(describe(event), "")
+
+    def warning(self, message: str) -> None:
+        self._write(message, _YELLOW)
+
+    def error(self, message: str) -> None:
+        self._write(message, _RED)
+
+    def _write(self, message: str, color: str) -> None:
+        line = f"tcpcli: {message}"
+        if self._color and color:
+            line = f"{color}{line}{_RESET}"
+        with self._lock:
+            try:
+                self._stream.write(line + "\n")
+                self._stream.flush()
+            except (OSError, ValueError):
+                pass  # stderr gone: nothing left to tell anyone

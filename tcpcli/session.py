@@ -1,0 +1,42 @@
+"""Connect mode: open the connection, then run the session the terminal calls for (interactive or stream)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from tcpcli.core.events import format_address
+from tcpcli.net.connect import open_connection
+from tcpcli.report import Reporter
+from tcpcli.settings import Settings
+
+
+def is_interactive() -> bool:
+    """Interactive only when a person is on both ends: stdin and stdout are terminals."""
+    try:
+        return os.isatty(0) and os.isatty(1)
+    except OSError:
+        return False
+
+
+def run_connect(settings: Settings, reporter: Reporter) -> int:
+    assert settings.connect is not None
+    sock = open_connection(settings.connect, reporter.event)
+    if settings.connect.tls.enabled:
+        from tcpcli.net.tls import wrap_client
+
+        sock = wrap_client(sock, settings.connect, reporter)
+    return run_on_socket(sock, settings, reporter)
+
+
+def run_on_socket(sock: socket.socket, settings: Settings, reporter: Reporter) -> int:
+    """The session over an open connection; listen mode without -k uses this for its one client too."""
+    remote = sock.getpeername()
+    peer = format_address(remote[0], remote[1])
+    if is_interactive():
+        from tcpcli.interactive.session import run_interactive
+
+        return run_interactive(sock, settings, reporter, peer)
+    from tcpcli.stream import StreamSession
+
+    return StreamSession(sock, settings.session, settings.view, reporter, peer=peer).run()

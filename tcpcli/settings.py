@@ -1,0 +1,509 @@
+"""Frozen settings: the CLI's raw flag values, validated once, before any socket is opened.
+
+Everything below the CLI takes these dataclasses, never flags; a bad value is a `UsageError` (exit 2), an
+unreadable input file exit 66, an output file that cannot be created exit 73.
+"""
+
+from __future__ import annotations
+
+import codecs
+import dataclasses
+import enum
+import ipaddress
+import math
+import os
+import re
+import socket
+from dataclasses import dataclass
+from typing import NoReturn
+
+from tcpcli.errors import ExitCode, TcpcliError, UsageError
+
+
+class Mode(enum.Enum):
+    CONNECT = "connect"
+    LISTEN = "listen"
+    PROBE = "probe"  # -z
+    DEMO = "demo"
+
+
+class View(enum.Enum):
+    TEXT = "text"
+    BINARY = "binary"
+    HEX = "hex"
+    STRUCT = "struct"
+
+
+EOL_BYTES = {"lf": b"\n", "crlf": b"\r\n", "cr": b"\r", "none": b""}
+
+
+@dataclass(frozen=True)
+class SocketOptions:
+    keepalive: bool = False
+    keepalive_idle: float | None = None
+    keepalive_interval: float | None = None
+    keepalive_count: int | None = None
+    nodelay: bool = False
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    enabled: bool = False
+    insecure: bool = False
+    sni: str | None = None
+    cafile: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnectSettings:
+    host: str
+    port: int
+    family: int = socket.AF_UNSPEC
+    source: str | None = None
+    source_port: int | None = None
+    connect_timeout: float = 10.0
+    sockopts: SocketOptions = SocketOptions()
+    tls: TlsSettings = TlsSettings()
+
+
+@dataclass(frozen=True)
+class ListenSettings:
+    host: str | None  # None: all interfaces, IPv4 and IPv6
+    port: int
+    family: int = socket.AF_UNSPEC
+    keep_open: bool = False
+    echo: bool = False
+    broadcast: bool = False
+    greet: bytes | None = None
+    idle_message: bytes | None = None
+    max_clients: int | None = None
+    sockopts: SocketOptions = SocketOptions()
+    tls: TlsSettings = TlsSettings()
+
+
+@dataclass(frozen=True)
+class ViewSettings:
+    view: View = View.TEXT
+    encoding: str = "utf-8"
+    struct_format: str | None = None
+    fields: tuple[str, ...] | None = None
+    timestamps: bool = False
+    color: str = "auto"  # auto | always | never (NO_COLOR already applied: "auto" never means colour then)
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """What happens to the bytes of one connection: line endings, EOF policy, timeouts, logs."""
+
+    half_close: bool = True
+    quit_after_eof: float | None = None
+    idle_timeout: float | None = None
+    crlf: bool = False
+    eol: bytes = b"\n"
+    output: str | None = None
+    hex_log: str | None = None
+    verbose: bool = False
+    history: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: Mode
+    session: SessionSettings
+    view: ViewSettings
+    connect: ConnectSettings | None = None
+    listen: ListenSettings | None = None
+
+
+@dataclass
+class Flags:
+    """Raw values exactly as typed on the command line (strings where a value is parsed by us)."""
+
+    args: list[str] = dataclasses.field(default_factory=list)
+    listen: bool = False
+    probe: bool = False
+    demo: bool = False
+    encoding: str = "utf-8"
+    crlf: bool = False
+    eol: str | None = None
+    hex: bool = False
+    binary: bool = False
+    struct: str | None = None
+    fields: str | None = None
+    keepalive: bool = False
+    keepalive_idle: str | None = None
+    keepalive_interval: str | None = None
+    keepalive_count: str | None = None
+    nodelay: bool = False
+    idle_timeout: str | None = None
+    connect_timeout: str | None = None
+    quit_after_eof: str | None = None
+    no_half_close: bool = False
+    output: str | None = None
+    hex_log: str | None = None
+    timestamps: bool = False
+    verbose: bool = False
+    ipv4: bool = False
+    ipv6: bool = False
+    source: str | None = None
+    source_port: str | None = None
+    color: str = "auto"
+    no_history: bool = False
+    tls: bool = False
+    insecure: bool = False
+    sni: str | None = None
+    cafile: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    keep_open: bool = False
+    echo: bool = False
+    broadcast: bool = False
+    greet: str | None = None
+    idle_message: str | None = None
+    max_clients: str | None = None
+
+
+# ---------------------------------------------------------------- value parsers
+
+_DECIMAL = re.compile(r"[0-9]+")
+_SECONDS = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?"
+)
+
+
+def parse_port(value: str, option: str, *, allow_zero: bool) -> int:
+    """A decimal TCP port; 0 only where the kernel may pick one (listen, -p)."""
+    low = 0 if allow_zero else 1
+    if _DECIMAL.fullmatch(value) and low <= int(value) <= 65535:
+        return int(value)
+    _usage(f"{option}: '{value}' is not a port number ({low}-65535)")
+
+
+def parse_seconds(value: str, option: str, *, allow_zero: bool = False) -> float:
+    """Seconds as a decimal number (`0.5` works); `-q` accepts 0, the others must be > 0."""
+    if _SECONDS.fullmatch(value):
+        seconds = float(value)
+        if math.isfinite(seconds) and (seconds > 0 or (allow_zero and seconds == 0)):
+            return seconds
+    bound = ">= 0" if allow_zero else "> 0"
+    _usage(f"{option}: '{value}' is not a number of seconds {bound} (e.g. 5 or 0.5)")
+
+
+def parse_count(value: str, option: str) -> int:
+    if _DECIMAL.fullmatch(value) and int(value) > 0:
+        return int(value)
+    _usage(f"{option}: '{value}' is not a positive whole number")
+
+
+def parse_host(value: str, what: str = "host") -> str:
+    """A host name or an address literal; `[::1]` loses its brackets. Malformed values are usage errors."""
+    text = value
+    if text.startswith("[") or text.endswith("]"):
+        if not (text.startswith("[") and text.endswith("]")):
+            _usage(f"{what} '{value}' has unbalanced brackets")
+        text = text[1:-1]
+        if ":" not in text:
+            _usage(f"{what} '{value}': brackets are only for IPv6 addresses, e.g. [::1]")
+    if ":" in text:
+        try:
+            ipaddress.IPv6Address(text)
+        except ValueError:
+            _host_port_hint(value, what)
+            _usage(f"{what} '{value}' is not a valid IPv6 address")
+        return text
+    if not _HOST_NAME.fullmatch(text):
+        _usage(f"{what} '{value}' is not a valid host name or address")
+    return text
+
+
+def _host_port_hint(value: str, what: str) -> None:
+    head, _, tail = value.rpartition(":")
+    if what == "host" and head and ":" not in head and _DECIMAL.fullmatch(tail):
+        _usage(f"'{value}': give host and port as two arguments: tcpcli {head} {tail}")
+
+
+def _usage(message: str) -> NoReturn:
+    raise UsageError(message)
+
+
+# ---------------------------------------------------------------- building the settings
+
+
+def build_settings(flags: Flags) -> Settings:
+    """Validate every flag, return frozen settings; the first bad one raises TcpcliError with its code."""
+    mode = _mode(flags)
+    view = _view_settings(flags)
+    session = _session_settings(flags)
+    sockopts = _socket_options(flags)
+    tls = _tls_settings(flags)
+    family = _family(flags)
+    _check_listen_only_flags(flags, mode)
+    connect: ConnectSettings | None = None
+    listen: ListenSettings | None = None
+    if mode in (Mode.CONNECT, Mode.PROBE):
+        connect = _connect_settings(flags, family, sockopts, tls)
+    elif mode is Mode.LISTEN:
+        listen = _listen_settings(flags, family, sockopts, tls)
+    else:
+        if flags.args:
+            _usage("--demo takes no HOST or PORT (it starts its own server on 127.0.0.1)")
+        connect = ConnectSettings(
+            host="127.0.0.1",
+            port=1,
+            connect_timeout=_connect_timeout(flags),
+            sockopts=sockopts,
+            tls=tls,
+        )
+    _check_files(session, tls)
+    return Settings(mode=mode, session=session, view=view, connect=connect, listen=listen)
+
+
+def _mode(flags: Flags) -> Mode:
+    chosen = [name for name, on in (("-l", flags.listen), ("-z", flags.probe), ("--demo", flags.demo)) if on]
+    if len(chosen) > 1:
+        _usage(f"{' and '.join(chosen)} cannot be combined")
+    if flags.listen:
+        return Mode.LISTEN
+    if flags.probe:
+        return Mode.PROBE
+    if flags.demo:
+        return Mode.DEMO
+    return Mode.CONNECT
+
+
+def _family(flags: Flags) -> int:
+    if flags.ipv4 and flags.ipv6:
+        _usage("-4 and -6 cannot be combined")
+    if flags.ipv4:
+        return socket.AF_INET
+    if flags.ipv6:
+        return socket.AF_INET6
+    return socket.AF_UNSPEC
+
+
+def _connect_timeout(flags: Flags) -> float:
+    if flags.connect_timeout is None:
+        return 10.0
+    return parse_seconds(flags.connect_timeout, "-w/--connect-timeout")
+
+
+def _connect_settings(
+    flags: Flags, family: int, sockopts: SocketOptions, tls: TlsSettings
+) -> ConnectSettings:
+    args = flags.args
+    if not args:
+        _usage("missing HOST and PORT (try: tcpcli example.org 80, or tcpcli --help)")
+    if len(args) == 1:
+        _host_port_hint(args[0], "host")
+        if _DECIMAL.fullmatch(args[0]):
+            _usage(f"missing HOST before PORT {args[0]} (to listen on it: tcpcli -l {args[0]})")
+        _usage(f"missing PORT after HOST '{args[0]}' (try: tcpcli {args[0]} 80)")
+    if len(args) > 2:
+        _usage(f"too many arguments: {' '.join(args[2:])} (expected HOST PORT)")
+    if _DECIMAL.fullmatch(args[0]) and not _DECIMAL.fullmatch(args[1]):
+        _usage(f"the host comes first: tcpcli {args[1]} {args[0]}")
+    host = parse_host(args[0])
+    port = parse_port(args[1], "PORT", allow_zero=False)
+    return ConnectSettings(
+        host=host,
+        port=port,
+        family=family,
+        source=None if flags.source is None else parse_host(flags.source, "-s/--source"),
+        source_port=None
+        if flags.source_port is None
+        else parse_port(flags.source_port, "-p", allow_zero=True),
+        connect_timeout=_connect_timeout(flags),
+        sockopts=sockopts,
+        tls=tls,
+    )
+
+
+def _listen_settings(flags: Flags, family: int, sockopts: SocketOptions, tls: TlsSettings) -> ListenSettings:
+    args = flags.args
+    if not args:
+        _usage("-l needs a PORT (0 picks a free one): tcpcli -l 8080")
+    if len(args) > 2:
+        _usage(f"too many arguments: {' '.join(args[2:])} (expected [HOST] PORT)")
+    host = parse_host(args[0], "listen address") if len(args) == 2 else None
+    port = parse_port(args[-1], "PORT", allow_zero=True)
+    if flags.source is not None or flags.source_port is not None:
+        _usage("-s/-p set the local address of a connection; with -l give the address as [HOST] PORT")
+    if flags.tls and not (flags.cert and flags.key):
+        _usage("-l --tls needs --cert FILE and --key FILE to serve TLS")
+    if flags.echo and flags.broadcast:
+        _usage("--echo and --broadcast cannot be combined")
+    return ListenSettings(
+        host=host,
+        port=port,
+        family=family,
+        keep_open=flags.keep_open,
+        echo=flags.echo,
+        broadcast=flags.broadcast,
+        greet=None if flags.greet is None else _escapes(flags.greet, "--greet", flags.encoding),
+        idle_message=None
+        if flags.idle_message is None
+        else _escapes(flags.idle_message, "--idle-message", flags.encoding),
+        max_clients=None if flags.max_clients is None else parse_count(flags.max_clients, "--max-clients"),
+        sockopts=sockopts,
+        tls=tls,
+    )
+
+
+def _check_listen_only_flags(flags: Flags, mode: Mode) -> None:
+    if mode is Mode.LISTEN:
+        return
+    listen_only = [
+        ("-k/--keep-open", flags.keep_open),
+        ("--echo", flags.echo),
+        ("--broadcast", flags.broadcast),
+        ("--greet", flags.greet is not None),
+        ("--idle-message", flags.idle_message is not None),
+        ("--max-clients", flags.max_clients is not None),
+    ]
+    for name, given in listen_only:
+        if given:
+            _usage(f"{name} is a listen-mode option (add -l PORT)")
+
+
+def _escapes(text: str, option: str, encoding: str) -> bytes:
+    from tcpcli.core.hexinput import HexInputError, parse_escapes
+
+    try:
+        return parse_escapes(text, encoding)
+    except HexInputError as exc:
+        _usage(f"{option}: {exc}")
+
+
+def _socket_options(flags: Flags) -> SocketOptions:
+    idle = None if flags.keepalive_idle is None else parse_seconds(flags.keepalive_idle, "--keepalive-idle")
+    interval = (
+        None
+        if flags.keepalive_interval is None
+        else parse_seconds(flags.keepalive_interval, "--keepalive-interval")
+    )
+    count = None if flags.keepalive_count is None else parse_count(flags.keepalive_count, "--keepalive-count")
+    for option, seconds in (("--keepalive-idle", idle), ("--keepalive-interval", interval)):
+        if seconds is not None and seconds < 1:
+            _usage(f"{option}: the kernel counts keep-alive time in whole seconds; give 1 or more")
+    return SocketOptions(
+        keepalive=flags.keepalive or idle is not None or interval is not None or count is not None,
+        keepalive_idle=idle,
+        keepalive_interval=interval,
+        keepalive_count=count,
+        nodelay=flags.nodelay,
+    )
+
+
+def _tls_settings(flags: Flags) -> TlsSettings:
+    tls_only = [("--insecure", flags.insecure), ("--sni", flags.sni is not None), ("--cafile", flags.cafile)]
+    tls_only += [("--cert", flags.cert), ("--key", flags.key)]
+    for name, given in tls_only:
+        if given and not flags.tls:
+            _usage(f"{name} only makes sense with --tls")
+    if flags.key and not flags.cert:
+        _usage("--key needs --cert (the certificate that goes with the key)")
+    if flags.sni is not None:
+        parse_host(flags.sni, "--sni")
+    return TlsSettings(
+        enabled=flags.tls,
+        insecure=flags.insecure,
+        sni=flags.sni,
+        cafile=flags.cafile,
+        cert=flags.cert,
+        key=flags.key,
+    )
+
+
+def _view_settings(flags: Flags) -> ViewSettings:
+    try:
+        encoding = codecs.lookup(flags.encoding).name
+    except LookupError:
+        _usage(f"-e/--encoding: unknown codec '{flags.encoding}' (try utf-8, latin-1, cp437)")
+    views = [name for name, on in (("-x/--hex", flags.hex), ("-b/--binary", flags.binary)) if on]
+    if flags.struct is not None:
+        views.append("--struct")
+    if len(views) > 1:
+        _usage(f"{' and '.join(views)} cannot be combined: pick one view")
+    fields: tuple[str, ...] | None = None
+    if flags.fields is not None:
+        if flags.struct is None:
+            _usage("--fields names the values of --struct records; give --struct FMT too")
+        fields = tuple(name.strip() for name in flags.fields.split(","))
+        if any(not name for name in fields):
+            _usage(f"--fields: empty name in '{flags.fields}' (write names separated by commas: id,len)")
+    view = View.TEXT
+    if flags.hex:
+        view = View.HEX
+    elif flags.binary:
+        view = View.BINARY
+    elif flags.struct is not None:
+        view = View.STRUCT
+        _check_struct(flags.struct, fields)
+    if flags.color not in ("auto", "always", "never"):
+        _usage(f"--color: '{flags.color}' is not one of auto, always, never")
+    color = flags.color
+    if color == "auto" and os.environ.get("NO_COLOR"):
+        color = "never"
+    return ViewSettings(
+        view=view,
+        encoding=encoding,
+        struct_format=flags.struct,
+        fields=fields,
+        timestamps=flags.timestamps,
+        color=color,
+    )
+
+
+def _check_struct(fmt: str, fields: tuple[str, ...] | None) -> None:
+    from tcpcli.core.records import RecordCutter, RecordFormatError
+
+    try:
+        RecordCutter(fmt, fields)
+    except RecordFormatError as exc:
+        _usage(f"--struct: {exc}")
+
+
+def _session_settings(flags: Flags) -> SessionSettings:
+    if flags.eol is not None and flags.eol not in EOL_BYTES:
+        _usage(f"--eol: '{flags.eol}' is not one of lf, crlf, cr, none")
+    if flags.crlf and flags.eol not in (None, "crlf"):
+        _usage(f"-C/--crlf and --eol {flags.eol} contradict each other")
+    eol = EOL_BYTES["crlf" if flags.crlf else (flags.eol or "lf")]
+    quit_after = flags.quit_after_eof
+    idle = flags.idle_timeout
+    return SessionSettings(
+        half_close=not flags.no_half_close,
+        quit_after_eof=None if quit_after is None else parse_seconds(quit_after, "-q", allow_zero=True),
+        idle_timeout=None if idle is None else parse_seconds(idle, "-i/--idle-timeout"),
+        crlf=flags.crlf,
+        eol=eol,
+        output=flags.output,
+        hex_log=flags.hex_log,
+        verbose=flags.verbose,
+        history=not flags.no_history,
+    )
+
+
+def _check_files(session: SessionSettings, tls: TlsSettings) -> None:
+    """Input files must be readable (66) and output files creatable (73) before anything connects."""
+    for option, path in (("--cafile", tls.cafile), ("--cert", tls.cert), ("--key", tls.key)):
+        if path is None:
+            continue
+        try:
+            with open(path, "rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            raise TcpcliError(f"{option} {path}: cannot read it ({exc.strerror})", ExitCode.NO_INPUT) from exc
+    for option, path in (("-o/--output", session.output), ("--hex-log", session.hex_log)):
+        if path is None:
+            continue
+        try:
+            with open(path, "ab"):
+                pass
+        except OSError as exc:
+            raise TcpcliError(
+                f"{option} {path}: cannot create it ({exc.strerror})", ExitCode.CANT_CREATE
+            ) from exc
