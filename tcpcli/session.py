@@ -21,12 +21,13 @@ def is_interactive() -> bool:
 
 def run_connect(settings: Settings, reporter: Reporter) -> int:
     assert settings.connect is not None
-    sock = open_connection(settings.connect, reporter.event)
     if settings.connect.tls.enabled:
-        from tcpcli.net.tls import wrap_client
+        from tcpcli.net.tls import client_context, wrap_client
 
-        sock = wrap_client(sock, settings.connect, reporter)
-    return run_on_socket(sock, settings, reporter)
+        context = client_context(settings.connect.tls)  # bad certificate files fail before connecting
+        sock = open_connection(settings.connect, reporter.event)
+        return run_on_socket(wrap_client(sock, context, settings.connect, reporter), settings, reporter)
+    return run_on_socket(open_connection(settings.connect, reporter.event), settings, reporter)
 
 
 def run_on_socket(sock: socket.socket, settings: Settings, reporter: Reporter) -> int:
