@@ -42,26 +42,54 @@ def decode_marked(data: bytes, encoding: str = "utf-8") -> str:
     return data.decode(encoding, MARK_ERRORS)
 
 
+# Python's incremental "utf-16" / "utf-32" decoders raise (not via the error handler) when a stream does not
+# start with a BOM. Without one we read big-endian, the byte order RFC 2781 prescribes for that case.
+_BOM_SNIFFED = {
+    "utf-16": (2, (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE), "utf-16-be"),
+    "utf-32": (4, (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE), "utf-32-be"),
+}
+
+
+def _incremental_decoder(info: codecs.CodecInfo) -> codecs.IncrementalDecoder:
+    if info.incrementaldecoder is None:
+        raise LookupError(f"codec {info.name!r} cannot decode incrementally")
+    return info.incrementaldecoder(MARK_ERRORS)
+
+
 class IncrementalSafeDecoder:
     """Decode a byte stream chunk by chunk into visible pieces; chunking never changes the result."""
 
-    __slots__ = ("_decoder", "_filter")
+    __slots__ = ("_decoder", "_filter", "_head", "_info", "_sniffing")
 
     def __init__(self, encoding: str) -> None:
-        info = lookup_text_encoding(encoding)
-        if info.incrementaldecoder is None:
-            raise LookupError(f"codec {encoding!r} cannot decode incrementally")
-        self._decoder = info.incrementaldecoder(MARK_ERRORS)
+        self._info = lookup_text_encoding(encoding)
+        self._decoder = _incremental_decoder(self._info)
         self._filter = VisibleFilter()
+        self._sniffing = self._info.name in _BOM_SNIFFED
+        self._head = b""  # the first bytes, held while sniffing for a BOM
+
+    def _decode(self, data: bytes, final: bool) -> str:
+        if self._sniffing:
+            size, boms, fallback = _BOM_SNIFFED[self._info.name]
+            data = self._head + data
+            if len(data) < size and not final:
+                self._head = data
+                return ""
+            self._head = b""
+            self._sniffing = False
+            if len(data) >= size and not data.startswith(boms):
+                self._decoder = _incremental_decoder(codecs.lookup(fallback))
+        return self._decoder.decode(data, final)
 
     def feed(self, data: bytes) -> list[Piece]:
-        return self._filter.feed(self._decoder.decode(data, False))
+        return self._filter.feed(self._decode(data, False))
 
     def finish(self) -> list[Piece]:
         """End of stream: an incomplete trailing sequence becomes INVALID pieces; the decoder resets."""
-        pieces = self._filter.feed(self._decoder.decode(b"", True))
+        pieces = self._filter.feed(self._decode(b"", True))
         pieces += self._filter.finish()
-        self._decoder.reset()
+        self._decoder = _incremental_decoder(self._info)
+        self._sniffing = self._info.name in _BOM_SNIFFED
         return merge_pieces(pieces)
 
 
