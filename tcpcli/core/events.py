@@ -82,6 +82,31 @@ class ClientRejected:
 
 
 @dataclass(frozen=True)
+class ServerInputEnded:
+    """Listen mode with many clients: stdin ended; the server and its clients go on."""
+
+    clients: int
+
+
+@dataclass(frozen=True)
+class ServerStopping:
+    """The keep-open server stops (a signal, or its one client left): FIN to every client."""
+
+    reason: str  # "SIGINT", "SIGTERM", "done"
+    clients: int
+
+
+@dataclass(frozen=True)
+class DemoServerStarted:
+    """--demo: where the built-in server listens and what it sends."""
+
+    address: str
+    records_only: bool  # a --struct view: the server answers with records only, no text
+    record_format: str
+    record_fields: str
+
+
+@dataclass(frozen=True)
 class PathChosen:
     """Which copy strategy each direction of stream mode uses (splice, sendfile, copy)."""
 
@@ -101,6 +126,9 @@ Event = (
     | ClientConnected
     | ClientLeft
     | ClientRejected
+    | ServerInputEnded
+    | ServerStopping
+    | DemoServerStarted
     | PathChosen
 )
 
@@ -149,6 +177,17 @@ def describe(event: Event) -> str:
             )
         case ClientRejected(peer, reason):
             return f"client {peer} rejected: {reason}"
+        case ServerInputEnded(clients):
+            return f"input ended: nothing more to send, still serving {_plural(clients, 'client')}"
+        case ServerStopping(reason, clients):
+            return f"stopping ({reason}): FIN to {_plural(clients, 'client')}"
+        case DemoServerStarted(address, records_only, record_format, record_fields):
+            if records_only:
+                return (
+                    f"demo server on {address}: with --struct it sends records only, no text"
+                    f" ({record_format}: {record_fields}), on connect and for every line you send"
+                )
+            return f"demo server on {address}"
         case PathChosen(uplink, downlink):
             return f"stream path: stdin -> socket by {uplink}, socket -> stdout by {downlink}"
     raise AssertionError(f"unknown event {event!r}")  # pragma: no cover

@@ -1,0 +1,183 @@
+"""One accepted client of the keep-open server: its bounded send queue, idle timer and byte counts.
+
+A protocol object rather than a task per client: at 10,000 clients the per-connection cost is a few small
+objects, and a send to a client that is keeping up goes straight to the kernel with no task switch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import Protocol
+
+from tcpcli.core.events import format_address
+
+# What we keep for one client beyond its kernel buffers (which already hold several MiB on loopback). A
+# client that reads, even slowly, stays far below it; one that stopped reading reaches it and is dropped
+# ("not reading") so it can neither stall the others nor grow our memory. Queued chunks are shared bytes
+# objects, so many slow clients of one broadcast hold references to the same data, not copies.
+CLIENT_QUEUE_LIMIT = 1 << 20
+
+# asyncio's transport buffer is a private copy per client: keep it small and queue the rest ourselves.
+TRANSPORT_HIGH_WATER = 64 * 1024
+
+
+class Hub(Protocol):
+    """What a client reports to the server that owns it."""
+
+    def client_joined(self, client: Client) -> bool: ...
+
+    def client_data(self, client: Client, data: bytes) -> None: ...
+
+    def client_finished(self, client: Client) -> None: ...
+
+    def client_left(self, client: Client) -> None: ...
+
+
+def peer_label(sockaddr: tuple[str, int] | tuple[str, int, int, int] | None) -> str:
+    """`1.2.3.4:5678`; an IPv4 client of a dual-stack socket shows as IPv4, not `::ffff:1.2.3.4`."""
+    if not sockaddr:
+        return "?"
+    host = sockaddr[0]
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]
+    return format_address(host, sockaddr[1])
+
+
+class Client(asyncio.Protocol):
+    """One connection: counts bytes, queues what it cannot send yet, closes itself when idle."""
+
+    def __init__(self, hub: Hub, idle_timeout: float | None, idle_message: bytes | None) -> None:
+        self._hub = hub
+        self._idle_timeout = idle_timeout
+        self._idle_message = idle_message
+        self._loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.sent = 0
+        self.received = 0
+        self.leave_reason = ""
+        self.last_traffic = self._loop.time()
+        self._queue: collections.deque[bytes] = collections.deque()
+        self._queued = 0
+        self._paused = False
+        self._idle_timer: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------------ asyncio callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(high=TRANSPORT_HIGH_WATER)
+        self.peer = peer_label(transport.get_extra_info("peername"))
+        if not self._hub.client_joined(self):
+            return
+        if self._idle_timeout is not None:
+            self._idle_timer = self._loop.call_later(self._idle_timeout, self._check_idle)
+
+    def data_received(self, data: bytes) -> None:
+        self.received += len(data)
+        self.last_traffic = self._loop.time()
+        self._hub.client_data(self, data)
+
+    def eof_received(self) -> bool:
+        """The client is done sending: what is queued for it still goes out, then we close too (FIN)."""
+        self._hub.client_finished(self)
+        self._release_queue()
+        return False  # the transport closes once its buffer is written
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None and not self.leave_reason:
+            self.leave_reason = "reset" if isinstance(exc, ConnectionResetError) else f"error: {exc}"
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        self._queue.clear()
+        self._hub.client_left(self)
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self._release_queue(everything=False)
+
+    # ------------------------------------------------------------ sending
+
+    def send(self, data: bytes) -> None:
+        """Send now if the transport takes it, else queue; past CLIENT_QUEUE_LIMIT the client is dropped."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        self.last_traffic = self._loop.time()
+        if not self._paused and not self._queue:
+            self.sent += len(data)
+            transport.write(data)
+            return
+        self._queue.append(data)
+        self._queued += len(data)
+        if self._queued > CLIENT_QUEUE_LIMIT:
+            self.drop("not reading")
+
+    def drop(self, reason: str) -> None:
+        """Close at once, discarding what is queued (reason shows in the `client left` event)."""
+        if not self.leave_reason:
+            self.leave_reason = reason
+        self._queue.clear()
+        self._queued = 0
+        if self.transport is not None:
+            self.transport.abort()
+
+    def finish(self) -> None:
+        """Server stopping: hand over the queue and send FIN once it is written."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        self._release_queue()
+        if transport.can_write_eof():
+            transport.write_eof()
+
+    def close(self, reason: str, last_words: bytes | None = None) -> None:
+        """Send `last_words` (if any) after what is queued, then FIN and close."""
+        if not self.leave_reason:
+            self.leave_reason = reason
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        self._release_queue()
+        if last_words:
+            self.sent += len(last_words)
+            transport.write(last_words)
+        transport.close()
+
+    @property
+    def unsent(self) -> int:
+        """Bytes not yet handed to the kernel (our queue plus the transport's buffer)."""
+        buffered = self.transport.get_write_buffer_size() if self.transport is not None else 0
+        return self._queued + buffered
+
+    def _release_queue(self, everything: bool = True) -> None:
+        """Move queued chunks to the transport: all of them when closing, else until it pauses us again."""
+        transport = self.transport
+        if transport is None:
+            return
+        if everything and self._queue:
+            data = b"".join(self._queue)
+            self._queue.clear()
+            self._queued = 0
+            self.sent += len(data)
+            transport.write(data)
+            return
+        while self._queue and not self._paused:  # write() calls pause_writing() itself past the high mark
+            data = self._queue.popleft()
+            self._queued -= len(data)
+            self.sent += len(data)
+            transport.write(data)
+
+    def _check_idle(self) -> None:
+        assert self._idle_timeout is not None
+        quiet = self._loop.time() - self.last_traffic
+        if quiet < self._idle_timeout:
+            self._idle_timer = self._loop.call_later(self._idle_timeout - quiet, self._check_idle)
+            return
+        self._idle_timer = None
+        self.close("idle", self._idle_message)

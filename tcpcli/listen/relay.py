@@ -1,0 +1,70 @@
+"""Who receives what: --echo sends a client's data back to it, --broadcast to all the others, and local
+input (stdin or typed lines) goes to every client.
+
+Fan-out is batched per event-loop turn: everything received in one turn is joined once into a single bytes
+object that all recipients share, so a turn costs one send per client however many lines arrived, and no
+Python work runs per client per line. A client that sent something in the turn gets the batch without its
+own data (built only for those few senders).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+
+from tcpcli.listen.client import Client
+
+
+class Relaying(enum.Enum):
+    NONE = "none"  # client data only goes to the local output
+    ECHO = "echo"
+    BROADCAST = "broadcast"
+
+
+class Relay:
+    """The set of connected clients and the fan-out between them."""
+
+    def __init__(self, relaying: Relaying) -> None:
+        self._relaying = relaying
+        self._loop = asyncio.get_running_loop()
+        self.clients: dict[Client, None] = {}  # insertion-ordered set: fan-out order is arrival order
+        self._batch: list[tuple[Client | None, bytes]] = []
+        self._flush_scheduled = False
+
+    def add(self, client: Client) -> None:
+        self.clients[client] = None
+
+    def remove(self, client: Client) -> None:
+        self.clients.pop(client, None)
+
+    def from_client(self, client: Client, data: bytes) -> None:
+        if self._relaying is Relaying.ECHO:
+            client.send(data)
+        elif self._relaying is Relaying.BROADCAST:
+            self._add_to_batch(client, data)
+
+    def from_local(self, data: bytes) -> None:
+        """Local input goes to every client, in order with the broadcast traffic."""
+        self._add_to_batch(None, data)
+
+    def flush(self) -> None:
+        """Send the pending batch now (the server calls it before stopping)."""
+        self._flush_scheduled = False
+        batch, self._batch = self._batch, []
+        if not batch or not self.clients:
+            return
+        everything = batch[0][1] if len(batch) == 1 else b"".join([data for _sender, data in batch])
+        senders = {sender for sender, _data in batch if sender is not None}
+        for client in list(self.clients):  # a send may drop a client, which changes the set
+            if client in senders:
+                own_excluded = b"".join([data for sender, data in batch if sender is not client])
+                if own_excluded:
+                    client.send(own_excluded)
+            else:
+                client.send(everything)
+
+    def _add_to_batch(self, sender: Client | None, data: bytes) -> None:
+        self._batch.append((sender, data))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self.flush)

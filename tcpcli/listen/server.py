@@ -1,0 +1,84 @@
+"""Listen mode: bind, announce the address, then serve one client like connect mode, or many (-k).
+
+Without -k and without the relay options the one client gets exactly the connect-mode session (views, EOF
+policy, -q, -o, interactive mode). -k, --echo, --broadcast and --idle-message need the server to keep talking
+to clients on its own, so they run the asyncio server; without -k it still serves a single client.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from tcpcli.core.events import ClientConnected, Listening
+from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
+from tcpcli.listen.bind import bind_listener, listening_address, raise_open_file_limit
+from tcpcli.listen.client import peer_label
+from tcpcli.net.sockopts import apply_socket_options
+from tcpcli.report import Reporter
+from tcpcli.session import is_interactive, run_on_socket
+from tcpcli.settings import ListenSettings, Settings, View
+
+
+def run_listen(settings: Settings, reporter: Reporter) -> int:
+    listen = settings.listen
+    assert listen is not None
+    if listen.tls.enabled:
+        raise TcpcliError("-l --tls: serving TLS is not available in this version yet", ExitCode.USAGE)
+    many = needs_server_engine(listen)
+    if many:
+        raise_open_file_limit()
+    listener = bind_listener(listen)
+    reporter.always(Listening(listening_address(listener)))  # first stderr line: scripts read the port
+    if not many:
+        return _serve_one(listener, settings, reporter)
+    _warn_unused_views(settings, reporter)
+    from tcpcli.listen.keepopen import serve_many
+
+    return serve_many(listener, settings, reporter, is_interactive())
+
+
+def needs_server_engine(listen: ListenSettings) -> bool:
+    """The options that make the server act on its own (not just pipe bytes) need the asyncio server."""
+    return listen.keep_open or listen.echo or listen.broadcast or listen.idle_message is not None
+
+
+def _serve_one(listener: socket.socket, settings: Settings, reporter: Reporter) -> int:
+    """Accept one client, close the listener (a second client is refused, as with nc), run the session."""
+    assert settings.listen is not None
+    try:
+        conn, address = listener.accept()
+    except OSError as exc:
+        raise translate_os_error(exc, "accepting a client") from exc
+    finally:
+        listener.close()
+    try:
+        apply_socket_options(conn, settings.listen.sockopts)
+        reporter.event(ClientConnected(peer_label(address), 1))
+        if settings.listen.greet:
+            conn.sendall(settings.listen.greet)
+    except OSError as exc:
+        conn.close()
+        raise translate_os_error(exc, f"greeting {peer_label(address)}") from exc
+    return run_on_socket(conn, settings, reporter)
+
+
+def _warn_unused_views(settings: Settings, reporter: Reporter) -> None:
+    """The many-clients server shows received data raw (or labelled lines in a terminal), never a view."""
+    unused = [
+        name
+        for name, given in (
+            ("-x/--hex", settings.view.view is View.HEX),
+            ("-b/--binary", settings.view.view is View.BINARY),
+            ("--struct", settings.view.view is View.STRUCT),
+            ("-t/--timestamps", settings.view.timestamps),
+            ("--hex-log", settings.session.hex_log is not None),
+            ("-q", settings.session.quit_after_eof is not None),
+            ("--no-half-close", not settings.session.half_close),
+        )
+        if given
+    ]
+    if unused:
+        reporter.warning(
+            f"{', '.join(unused)}: not applied with -k/--echo/--broadcast/--idle-message"
+            " (they apply to a single client: tcpcli -l PORT)"
+        )
