@@ -1,0 +1,133 @@
+"""The screen above the input line: received data, the echo of sent lines and events, in arrival order.
+
+prompt_toolkit can only draw its input line from column 0, so a partial line from the peer (`login: `) is not
+printed: it is held and shown as the start of the input line, where a terminal would show it. The echo of the
+answer then completes that line (`login: root`); an event or the next data ends it.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.text import Text
+
+from tcpcli.interactive.inbox import Batch
+from tcpcli.interactive.render import EVENT, NOTE, echo_text, event_line, stamp_text
+from tcpcli.interactive.views import ReceivedView
+
+# A partial line longer than this (in terminal cells) is printed with a line break instead of being held:
+# the input line would otherwise start far to the right, or redraw kilobytes on each key press.
+PARTIAL_LIMIT = 160
+
+
+def flood_note(skipped: int, output_path: str | None) -> str:
+    """What the screen says when it skips part of a flood, and where the bytes are kept."""
+    where = f"all of them are in {output_path}" if output_path else "-o FILE keeps every byte"
+    noun = "byte" if skipped == 1 else "bytes"
+    return f"{skipped:,} {noun} not shown (flood); {where}"
+
+
+class Display:
+    """Prints through one rich Console; every peer byte goes through the current view first."""
+
+    def __init__(
+        self, console: Console, view: ReceivedView, timestamps: bool = False, output_path: str | None = None
+    ) -> None:
+        self._console = console
+        self.view = view
+        self._timestamps = timestamps
+        self._output_path = output_path
+        self._partial = Text()
+        self._partial_ansi = ""
+        self.position = 0  # received bytes shown or skipped so far: the offset a new hex view starts at
+
+    @property
+    def partial(self) -> str:
+        """The held partial line, rendered with the console's styles (ANSI SGR only), for the input line."""
+        return self._partial_ansi
+
+    def show_header(self) -> None:
+        header = self.view.header()
+        if header is not None:
+            self._emit(self._line_start().append_text(header))
+
+    def received(self, batch: Batch) -> None:
+        out = Text()
+        if batch.skipped:
+            self.view.skip(batch.skipped)
+            self.position += batch.skipped
+            note = event_line(flood_note(batch.skipped, self._output_path), NOTE)
+            self._emit(self._line_start().append_text(note))
+        for chunk in batch.chunks:
+            if chunk.stamp is not None and self._timestamps:
+                out.append_text(stamp_text(chunk.stamp, own_line=self.view.line_based))
+            out.append_text(self.view.feed(chunk.data))
+            self.position += len(chunk.data)
+        if batch.ended:
+            out.append_text(self.view.finish())
+        self._emit(out)
+
+    def switch_view(self, view: ReceivedView) -> None:
+        """F2: flush what the old view held back, then show the rest through the new one."""
+        self._emit(self.view.finish())
+        self.end_partial_line()
+        self.view = view
+        self.show_header()
+
+    def echo(self, line: str) -> None:
+        """The sent line, completing a held partial line if there is one."""
+        inline = bool(self._partial.plain)
+        self._print(self._take_partial().append_text(echo_text(line, inline)))
+
+    def event(self, message: str, style: str = EVENT) -> None:
+        """An event on a line of its own, after a held partial line: the screen keeps the order of things."""
+        self._print(self._line_start().append_text(event_line(message, style)))
+
+    def end_partial_line(self) -> None:
+        """Print a held partial line with a line break (the session is ending, or the view changes)."""
+        if self._partial.plain:
+            self._print(self._take_partial().append("\n"))
+
+    def _line_start(self) -> Text:
+        """A Text that begins on a fresh line: a held partial line is ended first."""
+        if self._partial.plain:
+            return self._take_partial().append("\n")
+        return Text()
+
+    def _emit(self, text: Text) -> None:
+        """Print whole lines; hold the part after the last line break for the input line."""
+        if not text.plain:
+            return
+        combined = self._partial.copy().append_text(text) if self._partial.plain else text
+        plain = combined.plain
+        cut = plain.rfind("\n") + 1
+        if cut == 0:
+            lines, rest = Text(), combined
+        elif cut == len(plain):
+            lines, rest = combined, Text()
+        else:
+            lines, rest = combined.divide([cut])
+        if rest.cell_len > PARTIAL_LIMIT:
+            lines.append_text(rest).append("\n")
+            rest = Text()
+        self._print(lines)
+        self._set_partial(rest)
+
+    def _take_partial(self) -> Text:
+        partial = self._partial
+        self._set_partial(Text())
+        return partial
+
+    def _set_partial(self, partial: Text) -> None:
+        if partial.plain == self._partial.plain and partial.spans == self._partial.spans:
+            return
+        self._partial = partial
+        if not partial.plain:
+            self._partial_ansi = ""
+            return
+        with self._console.capture() as capture:
+            self._console.print(partial, end="")
+        self._partial_ansi = capture.get()
+
+    def _print(self, text: Text) -> None:
+        if text.plain:
+            self._console.print(text, end="")

@@ -1,0 +1,277 @@
+"""Interactive mode: an input line at the bottom, the connection printed above it, safely.
+
+The event loop owns the screen and the keys; the socket lives in two threads (channel.py) because it may be
+a TLS channel with blocking calls only. Received bytes reach the screen once per frame, so a flood costs a
+bounded amount of drawing and typed keys keep echoing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import TextIO, cast
+
+from prompt_toolkit.input import Input
+from prompt_toolkit.output import Output
+from prompt_toolkit.patch_stdout import patch_stdout
+
+from tcpcli.core.events import Closed, InputEnded, PeerFinished, TimedOut, describe
+from tcpcli.errors import ExitCode, TcpcliError
+from tcpcli.interactive.channel import Channel, Connection
+from tcpcli.interactive.display import Display
+from tcpcli.interactive.history import open_history
+from tcpcli.interactive.inbox import Inbox
+from tcpcli.interactive.prompt import make_prompt_session, prompt_message
+from tcpcli.interactive.render import WARNING, make_console
+from tcpcli.interactive.screen import ScreenWriter
+from tcpcli.interactive.toolbar import LinkState, Stats, toolbar_fragments
+from tcpcli.interactive.typed import InputRules, Refuse, decide_line
+from tcpcli.interactive.views import make_view
+from tcpcli.report import Reporter, color_enabled
+from tcpcli.settings import Settings, View
+from tcpcli.taps import HexLog, OutputFile
+
+# Received data is drawn at most once per frame: what arrives meanwhile is printed in one go.
+FRAME = 0.03
+# Bytes drawn per frame: rich renders this in a few milliseconds, so keys are never kept waiting long.
+FRAME_BUDGET = 32 * 1024
+# Received bytes waiting for the screen; beyond this the oldest are skipped (their display only: -o has them).
+BACKLOG = 256 * 1024
+# After a skip, a frame shows only the newest bytes: a flood scrolls past faster than anyone reads anyway.
+FLOOD_TAIL = 4 * 1024
+# How long the input line gets to close itself before its task is cancelled.
+PROMPT_EXIT_WAIT = 1.0
+
+
+def run_interactive(sock: Connection, settings: Settings, reporter: Reporter, peer: str) -> int:
+    """Called by tcpcli.session: the exit status (0 peer closed, 130 Ctrl-C); errors raise TcpcliError."""
+    return asyncio.run(InteractiveSession(sock, settings, peer).run())
+
+
+class InteractiveSession:
+    """One connection in front of a person; `run()` returns the exit status or raises TcpcliError."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        settings: Settings,
+        peer: str,
+        pt_input: Input | None = None,
+        pt_output: Output | None = None,
+        screen: TextIO | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._conn = conn
+        self._settings = settings
+        self._peer = peer
+        self._pt_input = pt_input
+        self._pt_output = pt_output
+        self._screen_file = screen
+        self._environ = environ
+        self._mode = settings.view.view
+        self._state = LinkState.OPEN
+        self._input_ended_at: float | None = None
+        self._started = time.monotonic()
+
+    async def run(self) -> int:
+        self._loop = asyncio.get_running_loop()
+        self._done: asyncio.Future[int] = self._loop.create_future()
+        session, view = self._settings.session, self._settings.view
+        wake = asyncio.Event()
+        self._inbox = Inbox(BACKLOG, notify=lambda: self._call_soon(wake.set))
+        self._channel = Channel(
+            self._conn,
+            self._inbox,
+            self._peer,
+            on_send_error=lambda exc: self._call_soon(self._fail, exc),
+            output=OutputFile(session.output) if session.output else None,
+            hex_log=HexLog(session.hex_log) if session.hex_log else None,
+            timestamps=view.timestamps,
+        )
+        color = color_enabled(view.color, self._screen_file or sys.stdout)
+        writer = ScreenWriter(lambda: self._prompt.app)
+        self._display = Display(
+            make_console(self._screen_file or cast(TextIO, writer), color),
+            make_view(self._mode, view),
+            view.timestamps,
+            session.output,
+        )
+        self._prompt = make_prompt_session(
+            lambda: prompt_message(self._display.partial, self._mode),
+            self._rules,
+            self._send_line,
+            lambda: toolbar_fragments(self.stats(), self._can_toggle()),
+            open_history(session.history, self._warn_threadsafe, self._environ),
+            color,
+            self._toggle_view if self._can_toggle() else None,
+            self._pt_input,
+            self._pt_output,
+        )
+        self._display.event(f"connected to {self._peer} (Enter sends a line, Ctrl-D sends FIN, Ctrl-C quits)")
+        self._display.show_header()
+        self._channel.start()
+        with patch_stdout(raw=True):  # a stray print (a library warning) must not tear the input line either
+            return await self._supervise(wake, writer)
+
+    async def _supervise(self, wake: asyncio.Event, writer: ScreenWriter) -> int:
+        writing = asyncio.create_task(writer.run())
+        prompting = asyncio.create_task(self._read_lines())
+        others = [asyncio.create_task(self._show_received(wake)), asyncio.create_task(self._watch_clock())]
+        try:
+            return await self._done
+        finally:
+            self._state = LinkState.CLOSED
+            await self._stop_prompt(prompting)
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+            self._display.end_partial_line()
+            writer.close()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(writing, PROMPT_EXIT_WAIT)
+            self._channel.close()
+
+    # ------------------------------------------------------------ keys and typed lines
+
+    async def _read_lines(self) -> None:
+        """One prompt runs while the connection is open; it only returns for Ctrl-D, Ctrl-C or the end."""
+        while not self._done.done():
+            try:
+                await self._prompt.prompt_async()
+            except KeyboardInterrupt:
+                self._finish(ExitCode.INTERRUPTED)
+                return
+            except EOFError:
+                self._end_input()
+
+    def _send_line(self, line: str) -> None:
+        decision = decide_line(line, self._rules())
+        if isinstance(decision, Refuse):  # the validator refuses first; the state may change in between
+            self._display.event(decision.message, WARNING)
+            return
+        if not decision.data and self._mode in (View.BINARY, View.HEX):
+            return  # an empty line of hex or escapes is nothing at all
+        self._channel.send(decision.data)
+        self._display.echo(line)
+
+    def _end_input(self) -> None:
+        """Ctrl-D on an empty line: FIN (unless --no-half-close); the peer may still talk until it closes."""
+        if self._state is not LinkState.OPEN:
+            return
+        half_close = self._settings.session.half_close
+        if half_close:
+            self._channel.half_close()
+        self._state = LinkState.HALF_CLOSED
+        self._input_ended_at = time.monotonic()
+        self._display.event(describe(InputEnded(sent_fin=half_close)))
+
+    async def _stop_prompt(self, task: asyncio.Task[None]) -> None:
+        app = self._prompt.app
+        if app.is_running and app.future is not None and not app.future.done():
+            app.exit(result="")
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(task, PROMPT_EXIT_WAIT)
+
+    def _rules(self) -> InputRules:
+        view, session = self._settings.view, self._settings.session
+        return InputRules(self._mode, view.encoding, session.eol, closed=self._state is not LinkState.OPEN)
+
+    def _can_toggle(self) -> bool:
+        return self._settings.view.view in (View.TEXT, View.HEX)
+
+    def _toggle_view(self) -> None:
+        """F2: text <-> hex, for what is shown and for how typed lines are read."""
+        self._mode = View.HEX if self._mode is View.TEXT else View.TEXT
+        view = make_view(self._mode, self._settings.view, self._display.position)
+        self._display.switch_view(view)
+        self._display.event(f"view: {self._mode.value} (F2 switches back)")
+
+    # ------------------------------------------------------------ received data and the clock
+
+    async def _show_received(self, wake: asyncio.Event) -> None:
+        while True:
+            await wake.wait()
+            wake.clear()
+            while True:
+                batch = self._inbox.take(FRAME_BUDGET, FLOOD_TAIL)
+                self._display.received(batch)
+                self._prompt.app.invalidate()  # the held partial line is part of the input line
+                if batch.ended:
+                    self._peer_closed(batch.error)
+                    return
+                if not batch.more:
+                    break
+                await asyncio.sleep(FRAME)
+            await asyncio.sleep(FRAME)  # what arrives during this frame is printed together
+
+    def _peer_closed(self, error: TcpcliError | None) -> None:
+        if error is not None:
+            self._fail(error)
+            return
+        self._state = LinkState.CLOSED
+        self._display.end_partial_line()
+        self._display.event(describe(PeerFinished()))
+        self._display.event(describe(self._closed_event()))
+        self._finish(ExitCode.OK)
+
+    async def _watch_clock(self) -> None:
+        """-i: no traffic either way for S seconds -> exit 75. -q: S seconds after Ctrl-D -> exit 0."""
+        idle = self._settings.session.idle_timeout
+        quit_after = self._settings.session.quit_after_eof
+        while True:
+            now = time.monotonic()
+            waits: list[float] = []
+            if idle is not None:
+                left = self._channel.last_traffic + idle - now
+                if left <= 0:
+                    message = f"idle timeout: no traffic for {idle:g} s (-i {idle:g})"
+                    self._fail(TcpcliError(message, ExitCode.TIMEOUT))
+                    return
+                waits.append(left)
+            if quit_after is not None:
+                if self._input_ended_at is None:
+                    waits.append(0.1)
+                elif (left := self._input_ended_at + quit_after - now) <= 0:
+                    self._display.event(describe(TimedOut("quit-after-eof", quit_after)))
+                    self._finish(ExitCode.OK)
+                    return
+                else:
+                    waits.append(left)
+            if not waits:
+                return
+            await asyncio.sleep(min(waits))
+
+    # ------------------------------------------------------------ plumbing
+
+    def stats(self) -> Stats:
+        return Stats(
+            peer=self._peer,
+            mode=self._mode.value,
+            encoding=self._settings.view.encoding,
+            received=self._channel.received,
+            sent=self._channel.sent,
+            state=self._state,
+        )
+
+    def _closed_event(self) -> Closed:
+        return Closed(self._channel.sent, self._channel.received, time.monotonic() - self._started)
+
+    def _finish(self, code: int) -> None:
+        if not self._done.done():
+            self._done.set_result(code)
+
+    def _fail(self, error: TcpcliError) -> None:
+        if not self._done.done():
+            self._done.set_exception(error)
+
+    def _call_soon(self, callback: Callable[..., object], *args: object) -> None:
+        """From another thread; after the loop has closed there is nobody left to tell."""
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(callback, *args)
+
+    def _warn_threadsafe(self, message: str) -> None:
+        """History warnings may come from prompt_toolkit's history thread."""
+        self._call_soon(self._display.event, message, WARNING)

@@ -1,0 +1,58 @@
+"""What a typed line means: the bytes to send, or an inline error and nothing sent.
+
+Pure, so the key handling can be tested without a terminal: the prompt's validator and the send path both
+ask `decide_line`, and a line that would not send exactly what the user meant is refused before Enter
+takes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tcpcli.core.hexinput import HexInputError, parse_escapes, parse_hex
+from tcpcli.core.newline import typed_line
+from tcpcli.settings import View
+
+
+@dataclass(frozen=True)
+class Send:
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """An inline error: `position` is where the cursor goes (0-based index into the line)."""
+
+    message: str
+    position: int
+
+
+@dataclass(frozen=True)
+class InputRules:
+    """How typed lines become bytes in the current input mode."""
+
+    mode: View
+    encoding: str
+    eol: bytes
+    closed: bool = False  # Ctrl-D sent FIN: nothing more can go out
+
+
+INPUT_CLOSED = "input closed (Ctrl-D sent FIN): nothing more can be sent; Ctrl-C quits"
+
+
+def decide_line(line: str, rules: InputRules) -> Send | Refuse:
+    """Text and struct views: the line in the codec plus --eol. `-b`: escapes, `-x`: hex, no line ending."""
+    if rules.closed:
+        return Refuse(INPUT_CLOSED, len(line))
+    try:
+        if rules.mode is View.BINARY:
+            return Send(parse_escapes(line, rules.encoding))
+        if rules.mode is View.HEX:
+            return Send(parse_hex(line))
+    except HexInputError as exc:
+        return Refuse(str(exc), exc.position)
+    try:
+        return Send(typed_line(line, rules.encoding, rules.eol))
+    except UnicodeEncodeError as exc:
+        char = line[exc.start]
+        return Refuse(f"{char!r} at position {exc.start} cannot be encoded as {rules.encoding}", exc.start)

@@ -1,0 +1,232 @@
+"""The interactive session as a person sees it: the real program in a pty, real peers on loopback."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.interactive.conftest import LivePeer, Terminal, read_until
+
+Start = Callable[..., Terminal]
+
+
+def connect(terminal: Start, live_peer: LivePeer, *flags: object) -> tuple[Terminal, socket.socket]:
+    term = terminal(*flags, "127.0.0.1", live_peer.port)
+    conn = live_peer.accept()
+    term.wait_for("connected to 127.0.0.1")
+    return term, conn
+
+
+def test_typed_line_is_sent_with_lf_and_echoed(terminal: Start, live_peer: LivePeer) -> None:
+    term, conn = connect(terminal, live_peer)
+    term.enter("hello there")
+    assert read_until(conn, b"\n") == b"hello there\n"
+    term.wait_for("> hello there")
+    conn.sendall(b"HELLO BACK\n")
+    term.wait_for("HELLO BACK")
+    term.wait_for(lambda t: "out 12 B" in t.text())
+
+
+def test_prompt_without_newline_is_visible_at_once_and_the_answer_completes_it(
+    terminal: Start, live_peer: LivePeer
+) -> None:
+    term, conn = connect(terminal, live_peer)
+    conn.sendall(b"Welcome\nlogin: ")
+    term.wait_for(lambda t: t.prompt_row() == "login:")
+    term.enter("root")
+    assert read_until(conn, b"\n") == b"root\n"
+    term.wait_for("login: root")
+
+
+def test_hostile_escapes_are_shown_not_obeyed(terminal: Start, live_peer: LivePeer) -> None:
+    term, conn = connect(terminal, live_peer)
+    conn.sendall(b"first line survives\n")
+    term.wait_for("first line survives")
+    conn.sendall(b"\x1b]0;pwned\x07\x1b[2J\x1b[H[bold red]x[/] \xc2\x9b31m end\n")
+    term.wait_for(" end")
+    screen = term.text()
+    assert "first line survives" in screen  # the clear-screen did not happen
+    assert r"\x1b]0;pwned\x07\x1b[2J\x1b[H[bold red]x[/]" in screen  # shown, brackets literal
+    assert r"\u009b31m end" in screen  # a C1 CSI is made visible too
+    assert term.screen.title == ""  # the window title was not changed
+    row = next(y for y, line in enumerate(term.screen.display) if "[bold red]" in line)
+    assert {char.fg for char in term.screen.buffer[row].values()} <= {
+        "default",
+        "magenta",
+    }  # no markup took effect
+
+
+def test_utf8_split_across_sends_and_invalid_bytes(terminal: Start, live_peer: LivePeer) -> None:
+    term, conn = connect(terminal, live_peer)
+    conn.sendall(b"caf\xc3")
+    time.sleep(0.15)
+    conn.sendall(b"\xa9 cr\xc3\xa8me\n")
+    term.wait_for("café crème")
+    conn.sendall(b"bad \xff\xfe bytes\n")
+    term.wait_for(r"bad \xff\xfe bytes")
+
+
+def test_peer_close_ends_the_session_with_status_0_and_no_key_press(
+    terminal: Start, live_peer: LivePeer
+) -> None:
+    term, conn = connect(terminal, live_peer)
+    conn.sendall(b"bye now\n")
+    conn.close()
+    assert term.wait_exit() == 0
+    assert "bye now" in term.text()
+    assert "peer closed its side (FIN)" in term.text()
+
+
+def test_ctrl_d_sends_fin_and_a_late_reply_still_shows(terminal: Start, live_peer: LivePeer) -> None:
+    term, conn = connect(terminal, live_peer)
+    term.enter("QUIT")
+    term.wait_for("> QUIT")
+    term.ctrl("d")
+    assert read_until(conn, b"\n") == b"QUIT\n"
+    assert conn.recv(100) == b""  # the FIN
+    term.wait_for("sent FIN, still reading")
+    term.wait_for(lambda t: "half-closed" in t.text())
+    time.sleep(0.3)
+    conn.sendall(b"late reply\n")
+    term.wait_for("late reply")
+    conn.close()
+    assert term.wait_exit() == 0
+
+
+def test_ctrl_c_exits_130(terminal: Start, live_peer: LivePeer) -> None:
+    term, _conn = connect(terminal, live_peer)
+    term.type("half typed")
+    term.wait_for("half typed")
+    term.ctrl("c")
+    assert term.wait_exit() == 130
+
+
+def test_history_is_recalled_in_a_second_run(terminal: Start, live_peer: LivePeer, tmp_path: Path) -> None:
+    term, conn = connect(terminal, live_peer)
+    term.enter("REMEMBER ME 42")
+    read_until(conn, b"\n")
+    term.ctrl("c")
+    assert term.wait_exit() == 130
+    history = tmp_path / "state" / "tcpcli" / "history"
+    assert "REMEMBER ME 42" in history.read_text()
+    assert history.stat().st_mode & 0o777 == 0o600
+
+    second, conn2 = connect(terminal, live_peer)
+    second.type("\x1b[A")  # Up
+    second.wait_for(lambda t: t.prompt_row() == "> REMEMBER ME 42")
+    second.enter()
+    assert read_until(conn2, b"\n") == b"REMEMBER ME 42\n"
+
+
+def test_no_history_writes_nothing(terminal: Start, live_peer: LivePeer, tmp_path: Path) -> None:
+    term, conn = connect(terminal, live_peer, "--no-history")
+    term.enter("private")
+    read_until(conn, b"\n")
+    term.ctrl("c")
+    assert term.wait_exit() == 130
+    assert not (tmp_path / "state" / "tcpcli").exists()
+
+
+def test_unwritable_history_warns_and_the_session_goes_on(
+    terminal: Start, live_peer: LivePeer, term_env: dict[str, str], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the state directory should be")
+    term = terminal("127.0.0.1", live_peer.port, env={**term_env, "XDG_STATE_HOME": str(blocker)})
+    conn = live_peer.accept()
+    term.wait_for("history kept in memory only")
+    term.enter("still works")
+    assert read_until(conn, b"\n") == b"still works\n"
+
+
+def test_binary_mode_sends_escapes_without_line_ending(terminal: Start, live_peer: LivePeer) -> None:
+    term, conn = connect(terminal, live_peer, "-b")
+    term.wait_for(lambda t: t.prompt_row() == "bin>")
+    term.enter(r"AB\x00\xff\r\nEND")
+    assert read_until(conn, b"END") == b"AB\x00\xff\r\nEND"
+    conn.sendall(b"raw \x01\xc3\xa9\n")
+    term.wait_for(r"raw \x01\xc3\xa9")
+
+
+def test_binary_mode_bad_escape_is_an_inline_error_and_sends_nothing(
+    terminal: Start, live_peer: LivePeer
+) -> None:
+    term, conn = connect(terminal, live_peer, "-b")
+    term.enter(r"oops \q")
+    term.wait_for("unknown escape")
+    term.type("\x05\x15")  # Ctrl-E Ctrl-U: clear the line
+    term.enter("ok")
+    assert read_until(conn, b"ok") == b"ok"  # nothing from the refused line came first
+
+
+def test_crlf_and_eol_options(terminal: Start, live_peer: LivePeer) -> None:
+    term, conn = connect(terminal, live_peer, "-C")
+    term.enter("EHLO me")
+    assert read_until(conn, b"\n") == b"EHLO me\r\n"
+    term.ctrl("c")
+    term.wait_exit()
+    term, conn = connect(terminal, live_peer, "--eol", "none")
+    term.enter("abc")
+    term.enter("def")
+    assert read_until(conn, b"def") == b"abcdef"
+
+
+def test_hex_mode_typed_hex_and_dump_view(terminal: Start, live_peer: LivePeer) -> None:
+    term, conn = connect(terminal, live_peer, "-x")
+    term.enter("01 02 0xff")
+    assert read_until(conn, b"\xff") == b"\x01\x02\xff"
+    term.enter("zz")
+    term.wait_for("bad hex")
+    conn.sendall(b"ABC\x00")
+    term.wait_for("00000000  41 42 43 00")
+    term.wait_for("|ABC.|")
+
+
+def test_struct_view_shows_a_table(terminal: Start, live_peer: LivePeer) -> None:
+    term, conn = connect(terminal, live_peer, "--struct", ">HH", "--fields", "id,len")
+    term.wait_for(lambda t: any(line.split() == ["id", "len"] for line in t.text().splitlines()))
+    conn.sendall(b"\x00\x07\x01\x00\x00\x08")
+    term.wait_for(lambda t: any(line.split() == ["7", "256"] for line in t.text().splitlines()))
+    conn.sendall(b"\x02\x00")
+    term.wait_for(lambda t: any(line.split() == ["8", "512"] for line in t.text().splitlines()))
+
+
+def test_timestamps_and_output_file(terminal: Start, live_peer: LivePeer, tmp_path: Path) -> None:
+    out = tmp_path / "out.bin"
+    out.write_bytes(b"kept:")
+    term, conn = connect(terminal, live_peer, "-t", "-o", out)
+    conn.sendall(b"stamped \x1b line\n")
+    term.wait_for(
+        lambda t: any(line.startswith("[") and "] stamped" in line for line in t.text().splitlines())
+    )
+    conn.close()
+    assert term.wait_exit() == 0
+    assert out.read_bytes() == b"kept:stamped \x1b line\n"
+
+
+def test_reset_by_peer_exits_74(terminal: Start, live_peer: LivePeer) -> None:
+    term, conn = connect(terminal, live_peer)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    conn.close()
+    assert term.wait_exit() == 74
+    assert "reset" in term.text()
+
+
+def test_idle_timeout_exits_75(terminal: Start, live_peer: LivePeer) -> None:
+    term, _conn = connect(terminal, live_peer, "-i", "0.5")
+    assert term.wait_exit() == 75
+    assert "idle timeout" in term.text()
+
+
+def test_f2_switches_between_text_and_hex(terminal: Start, live_peer: LivePeer) -> None:
+    term, conn = connect(terminal, live_peer)
+    conn.sendall(b"text first\n")
+    term.wait_for("text first")
+    term.type("\x1bOQ")  # F2
+    term.wait_for(lambda t: t.prompt_row() == "hex>")
+    conn.sendall(b"\x00\x01")
+    term.wait_for("0000000b  00 01")
+    term.enter("41 42")
+    assert read_until(conn, b"AB") == b"AB"
