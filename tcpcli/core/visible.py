@@ -9,6 +9,7 @@ renderer how to style it; the text of every piece is printable apart from "\\n" 
 from __future__ import annotations
 
 import enum
+import itertools
 import re
 from typing import NamedTuple
 
@@ -32,9 +33,9 @@ class Piece(NamedTuple):
 _MARK_BASE = 0xDC00
 _MARK_LAST = 0xDCFF
 
-# Candidates for escaping: runs of anything but printable ASCII, tab and LF, with CR on its own so
-# that a run of non-ASCII letters (already printable) is not spoilt by the CR of a CRLF line end.
-_CANDIDATES = re.compile("\r|[^\t\n\r\x20-\x7e]+")
+# Candidates for escaping: runs of anything but printable ASCII, tab and LF. A run can still be
+# printable (non-ASCII letters); only then is it looked at character by character.
+_CANDIDATES = re.compile("([^\t\n\x20-\x7e]+)")
 
 
 def escape_char(char: str) -> Piece:
@@ -51,76 +52,56 @@ def escape_char(char: str) -> Piece:
     return Piece(PieceKind.ESCAPE, f"\\U{code:08x}")
 
 
-class _Builder:
-    """Collects pieces, merging neighbours of the same kind so renderers get few, long pieces."""
-
-    __slots__ = ("_kind", "_parts", "pieces")
-
-    def __init__(self) -> None:
-        self.pieces: list[Piece] = []
-        self._kind: PieceKind | None = None
-        self._parts: list[str] = []
-
-    def add(self, kind: PieceKind, text: str) -> None:
-        if kind is not self._kind:
-            self._flush()
-            self._kind = kind
-        self._parts.append(text)
-
-    def _flush(self) -> None:
-        if self._kind is not None and self._parts:
-            self.pieces.append(Piece(self._kind, "".join(self._parts)))
-        self._parts = []
-
-    def done(self) -> list[Piece]:
-        self._flush()
-        self._kind = None
-        return self.pieces
+# The common escapes, looked up instead of formatted: controls, C1 and the invalid-byte markers.
+_KNOWN = {
+    char: escape_char(char)
+    for char in map(chr, [*range(0x20), *range(0x7F, 0xA0), *range(_MARK_BASE, _MARK_LAST + 1)])
+    if char not in "\t\n"
+}
 
 
-def _add_run(out: _Builder, run: str) -> None:
-    """Add a run that holds at least one non-printable character; CR is handled by the caller."""
-    for char in run:
-        if char.isprintable():
-            out.add(PieceKind.TEXT, char)
-        else:
-            kind, text = escape_char(char)
-            out.add(kind, text)
+def _char_piece(char: str) -> tuple[PieceKind, str]:
+    known = _KNOWN.get(char)
+    if known is not None:
+        return known
+    return (PieceKind.TEXT, char) if char.isprintable() else escape_char(char)
 
 
 def make_visible(text: str) -> list[Piece]:
-    """Split text into printable pieces; CRLF becomes a plain line break, any other CR shows as \\r."""
+    """Split text into printable pieces; CRLF becomes a plain line break, any other CR shows as \\r.
+
+    Neighbouring pieces always differ in kind, so a renderer gets few, long pieces.
+    """
     if text.isprintable():
         # The common case (plain text without line breaks) costs one C-level scan.
         return [Piece(PieceKind.TEXT, text)] if text else []
-    out = _Builder()
-    pos = 0
-    for match in _CANDIDATES.finditer(text):
-        start, end = match.span()
-        if start > pos:
-            out.add(PieceKind.TEXT, text[pos:start])
-        run = match.group()
-        if run == "\r":
-            if text.startswith("\n", end):
-                pass  # CRLF: drop the CR, the LF that follows is the line break
-            else:
-                out.add(PieceKind.ESCAPE, "\\r")
-        elif run.isprintable():
-            out.add(PieceKind.TEXT, run)  # non-ASCII letters, all printable
-        else:
-            _add_run(out, run)
-        pos = end
-    if pos < len(text):
-        out.add(PieceKind.TEXT, text[pos:])
-    return out.done()
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")  # every CR left after this is a lone one
+    parts = _CANDIDATES.split(text)  # text, run, text, run, ..., text
+    if len(parts) == 1:
+        return [Piece(PieceKind.TEXT, text)]  # only tabs and line feeds
+    pieces: list[Piece] = []
+    kind = PieceKind.TEXT
+    texts = [parts[0]]
+    for index in range(1, len(parts), 2):
+        run = parts[index]
+        chars = [(PieceKind.TEXT, run)] if run.isprintable() else [_char_piece(char) for char in run]
+        chars.append((PieceKind.TEXT, parts[index + 1]))
+        for char_kind, char_text in chars:
+            if char_kind is not kind:
+                pieces.append(Piece(kind, "".join(texts)))
+                kind, texts = char_kind, []
+            texts.append(char_text)
+    pieces.append(Piece(kind, "".join(texts)))
+    return [piece for piece in pieces if piece.text]
 
 
 def merge_pieces(pieces: list[Piece]) -> list[Piece]:
     """Merge neighbouring pieces of the same kind (e.g. the outputs of several feed() calls)."""
-    out = _Builder()
-    for kind, text in pieces:
-        out.add(kind, text)
-    return out.done()
+    return [
+        Piece(kind, "".join(piece.text for piece in group))
+        for kind, group in itertools.groupby(pieces, key=lambda piece: piece.kind)
+    ]
 
 
 class VisibleFilter:
