@@ -1,7 +1,7 @@
 """The copy strategies of stream mode, one per direction, chosen in one place from what the fds are.
 
-Fast paths move bytes inside the kernel: `os.splice` when the other side is a pipe, `os.sendfile` when stdin
-is a regular file. The portable copy loop handles everything else and every option that must see the bytes
+Fast paths move bytes inside the kernel: `os.splice` when stdin is a pipe, `os.sendfile` when stdin is a
+regular file. The portable copy loop handles everything else and every option that must see the bytes
 (`-C`, `-o`, `--hex-log`, `-x`, `--struct`). Each pump's `transfer()` blocks, moves one chunk and returns
 its size, 0 at end of stream.
 """
@@ -68,21 +68,24 @@ class CopyUplink(Uplink):
         self, stdin_fd: int, sock: socket.socket, crlf: bool = False, hex_log: HexLog | None = None
     ) -> None:
         super().__init__(stdin_fd, sock)
+        self._buffer = bytearray(COPY_CHUNK)
+        self._view = memoryview(self._buffer)
         self._translator = CrlfTranslator() if crlf else None
         self._hex_log = hex_log
 
     def transfer(self) -> int:
-        data = os.read(self.stdin_fd, COPY_CHUNK)
-        if not data:
+        size = os.readv(self.stdin_fd, [self._buffer])  # into one reused buffer: no allocation per chunk
+        if not size:
             return 0
-        out = self._translator.feed(data) if self._translator else data
+        data = self._view[:size]
+        out = self._translator.feed(bytes(data)) if self._translator else data
         self.sending = True
         try:
             self.sock.sendall(out)
         finally:
             self.sending = False
         if self._hex_log is not None:
-            self._hex_log.record(">", out)
+            self._hex_log.record(">", bytes(out))
         return len(out)
 
 
@@ -143,20 +146,6 @@ class Downlink:
     def finish(self) -> str | None:
         """After the peer's FIN: a warning for stderr (a partial struct record) or None."""
         return None
-
-
-class SpliceDownlink(Downlink):
-    name = "splice"
-
-    def __init__(self, sock: socket.socket, stdout_fd: int) -> None:
-        self._sock_fd = sock.fileno()
-        self._stdout_fd = stdout_fd
-
-    def transfer(self) -> int:
-        try:
-            return os.splice(self._sock_fd, self._stdout_fd, SPLICE_CHUNK)
-        except BrokenPipeError as exc:
-            raise StdoutClosed from exc
 
 
 class CopyDownlink(Downlink):
@@ -230,9 +219,9 @@ def choose_downlink(
     hex_log: HexLog | None,
     timestamps: bool,
 ) -> Downlink:
-    needs_bytes = renderer is not None or output is not None or hex_log is not None
-    if not needs_bytes and _plain_socket(sock) and fd_kind(stdout_fd) == "pipe" and hasattr(os, "splice"):
-        return SpliceDownlink(sock, stdout_fd)
+    # No splice here on purpose: on Linux (seen on 6.18) splicing a TCP socket into a pipe can leave the pipe
+    # "readable" to poll() while read() blocks, and splice returns 0 before end of stream; a reader that polls
+    # (Python's subprocess, many event loops) then deadlocks with us. A large-buffer copy is always right.
     return CopyDownlink(sock, stdout_fd, renderer, output, hex_log, timestamps)
 
 

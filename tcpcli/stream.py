@@ -98,7 +98,7 @@ class StreamSession:
                 with contextlib.suppress(OSError):  # the peer may be gone already: its FIN/RST decides
                     self._sock.shutdown(socket.SHUT_WR)
             self._reporter.event(InputEnded(sent_fin=self._session.half_close))
-            progress.input_ended_at = time.monotonic()
+            progress.input_ended_at = progress.last_traffic = time.monotonic()  # a FIN is traffic too
         except TcpcliError as exc:
             progress.error = exc
         except OSError as exc:
@@ -119,7 +119,7 @@ class StreamSession:
             if warning:
                 self._reporter.warning(warning)
             self._reporter.event(PeerFinished())
-            progress.peer_finished_at = time.monotonic()
+            progress.peer_finished_at = progress.last_traffic = time.monotonic()
         except StdoutClosed:
             progress.stdout_closed = True
         except TcpcliError as exc:

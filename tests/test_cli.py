@@ -1,0 +1,147 @@
+"""The command line as a new user meets it: every bad input is one `tcpcli: ...` line and its exit code."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tcpcli import __version__
+from tests.conftest import run_tcpcli
+
+# A port nothing listens on: validation must fail before any connection is tried (else we'd see 69).
+CLOSED = "1"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        ([], 2, "missing HOST and PORT"),
+        (["example.org"], 2, "missing PORT"),
+        (["80"], 2, "missing HOST"),
+        (["80", "example.org"], 2, "host comes first"),
+        (["127.0.0.1:80"], 2, "two arguments"),
+        (["127.0.0.1", "0"], 2, "not a port number"),
+        (["127.0.0.1", "99999"], 2, "not a port number"),
+        (["127.0.0.1", "http"], 2, "not a port number"),
+        (["127.0.0.1", "80", "extra"], 2, "too many arguments"),
+        (["", "80"], 2, "not a valid host"),
+        (["bad host", "80"], 2, "not a valid host"),
+        (["[::1", "80"], 2, "unbalanced brackets"),
+        (["::1::", "80"], 2, "not a valid IPv6"),
+        (["-w", "ten", "127.0.0.1", CLOSED], 2, "-w/--connect-timeout: 'ten'"),
+        (["-w", "0", "127.0.0.1", CLOSED], 2, "> 0"),
+        (["-w", "-1", "127.0.0.1", CLOSED], 2, "tcpcli: "),
+        (["-i", "1x", "127.0.0.1", CLOSED], 2, "-i/--idle-timeout"),
+        (["-q", "-0.5", "127.0.0.1", CLOSED], 2, "tcpcli: "),
+        (["-p", "70000", "127.0.0.1", CLOSED], 2, "-p"),
+        (["--keepalive-count", "0", "127.0.0.1", CLOSED], 2, "positive whole number"),
+        (["-e", "klingon", "127.0.0.1", CLOSED], 2, "unknown codec"),
+        (["--eol", "lf2", "127.0.0.1", CLOSED], 2, "--eol"),
+        (["--color", "pink", "127.0.0.1", CLOSED], 2, "--color"),
+        (["-x", "-b", "127.0.0.1", CLOSED], 2, "pick one view"),
+        (["-4", "-6", "127.0.0.1", CLOSED], 2, "cannot be combined"),
+        (["-l", "-z", "80"], 2, "cannot be combined"),
+        (["--echo", "127.0.0.1", CLOSED], 2, "listen-mode option"),
+        (["--insecure", "127.0.0.1", CLOSED], 2, "only makes sense with --tls"),
+        (["--bogus", "127.0.0.1", CLOSED], 2, "No such option"),
+        (["-l"], 2, "needs a PORT"),
+        (["-l", "65536"], 2, "not a port number"),
+        (["--demo", "127.0.0.1"], 2, "takes no HOST"),
+    ],
+)
+def test_bad_input_is_one_line_with_its_code(args: list[str], code: int, words: str) -> None:
+    result = run_tcpcli(*args)
+    assert result.code == code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("tcpcli: ")
+    assert words in lines[0]
+
+
+def test_unknown_host_is_68() -> None:
+    result = run_tcpcli("no-such-host.invalid", "80")
+    assert result.code == 68
+    assert result.stderr.startswith("tcpcli: no-such-host.invalid")
+
+
+def test_refused_is_69_and_says_what_to_check() -> None:
+    result = run_tcpcli("127.0.0.1", CLOSED)
+    assert result.code == 69
+    assert "connection refused" in result.stderr
+
+
+def test_connect_timeout_is_75() -> None:
+    """A listener whose backlog is full drops SYNs, so the connect hangs until -w ends it."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        result = run_tcpcli("-w", "0.5", "127.0.0.1", str(port))
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+    assert result.code == 75, result.stderr
+    assert "timed out after 0.5 s" in result.stderr
+
+
+def test_output_file_that_cannot_be_created_is_73(tmp_path: os.PathLike[str]) -> None:
+    assert run_tcpcli("-o", str(tmp_path), "127.0.0.1", CLOSED).code == 73
+    missing = os.path.join(tmp_path, "no", "such", "dir.log")
+    result = run_tcpcli("--hex-log", missing, "127.0.0.1", CLOSED)
+    assert result.code == 73
+    assert "cannot create" in result.stderr
+
+
+def test_unreadable_input_file_is_66(tmp_path: os.PathLike[str]) -> None:
+    result = run_tcpcli("--tls", "--cafile", os.path.join(tmp_path, "missing.pem"), "127.0.0.1", CLOSED)
+    assert result.code == 66
+    assert "--cafile" in result.stderr
+
+
+def test_binding_a_privileged_source_port_as_a_normal_user_is_77() -> None:
+    if os.geteuid() != 0:
+        result = run_tcpcli("-p", "80", "127.0.0.1", CLOSED)
+    else:
+        # As root, run the program as `nobody` to see what a normal user sees.
+        result_proc = subprocess.run(
+            [
+                "python3",
+                "-c",
+                "import os; os.setgid(65534); os.setuid(65534); os.execvp(os.environ['PY'], "
+                "[os.environ['PY'], '-m', 'tcpcli', '-p', '80', '127.0.0.1', '1'])",
+            ],
+            env={**os.environ, "PY": __import__("sys").executable},
+            capture_output=True,
+            text=True,
+            timeout=20,
+            cwd=os.path.dirname(os.path.dirname(__file__)),
+        )
+        if "Permission denied" in result_proc.stderr and "Traceback" in result_proc.stderr:
+            pytest.skip("the test venv is not readable by nobody")
+        assert result_proc.returncode == 77, result_proc.stderr
+        assert "permission denied" in result_proc.stderr
+        return
+    assert result.code == 77
+
+
+def test_version_and_help() -> None:
+    version = run_tcpcli("--version")
+    assert version.code == 0
+    assert version.stdout.decode().strip() == f"tcpcli {__version__}"
+    help_text = run_tcpcli("--help", env={"COLUMNS": "120"})
+    assert help_text.code == 0
+    for word in ("Connection", "Listen mode", "TLS", "--quit-after-eof", "Exit codes"):
+        assert word in help_text.stdout.decode()
