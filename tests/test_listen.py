@@ -9,9 +9,11 @@ import pty
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -334,6 +336,24 @@ def test_sigint_exits_130_and_closes_clients() -> None:
         assert recv_to_eof(client) == b""
 
 
+def test_sigterm_during_a_single_client_session_exits_143_and_the_client_sees_fin() -> None:
+    with running("-l", "-v", "127.0.0.1", "0") as server, server.connect() as client:
+        server.wait_stderr("connected")
+        assert server.stop(signal.SIGTERM) == 143
+        assert recv_to_eof(client) == b""
+
+
+def test_keep_open_appends_what_clients_send_to_the_output_file(tmp_path: Path) -> None:
+    log = tmp_path / "received.bin"
+    log.write_bytes(b"kept\n")
+    with running("-l", "-k", "-v", "-o", str(log), "127.0.0.1", "0") as server:
+        with server.connect() as client:
+            client.sendall(b"appended\n")
+        server.wait_stderr("left")
+        assert server.stop() == 143
+    assert log.read_bytes() == b"kept\nappended\n"
+
+
 def test_sigterm_while_waiting_for_the_single_client_exits_143() -> None:
     with running("-l", "127.0.0.1", "0") as server:
         assert server.stop(signal.SIGTERM) == 143
@@ -410,3 +430,50 @@ def _take_terminal(fd: int) -> None:
     import termios
 
     fcntl.ioctl(fd, termios.TIOCSCTTY, 0)
+
+
+# ---------------------------------------------------------------- TLS
+
+
+@pytest.fixture(scope="module")
+def server_identity(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, ssl.SSLContext]:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    directory = tmp_path_factory.mktemp("listen-tls")
+    cert, key = directory / "server.pem", directory / "server.key"
+    leaf.cert_chain_pems[0].write_to_path(str(cert))
+    leaf.private_key_pem.write_to_path(str(key))
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    return str(cert), str(key), client_context
+
+
+def test_keep_open_echo_over_tls_survives_a_failed_handshake(
+    server_identity: tuple[str, str, ssl.SSLContext],
+) -> None:
+    cert, key, client_context = server_identity
+    args = ("-l", "-k", "--echo", "--greet", r"hi\n", "--tls", "--cert", cert, "--key", key, "127.0.0.1", "0")
+    with running(*args) as server:
+        with server.connect() as plain:  # not TLS at all: its handshake fails, nobody else notices
+            plain.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            recv_to_eof(plain)
+        with client_context.wrap_socket(server.connect(), server_hostname="127.0.0.1") as client:
+            assert recv_exactly(client, 3) == b"hi\n"
+            client.sendall(b"secret\n")
+            assert recv_exactly(client, 7) == b"secret\n"
+        assert server.stop() == 143
+
+
+def test_single_client_over_tls_gets_the_greeting_and_stdin(
+    server_identity: tuple[str, str, ssl.SSLContext],
+) -> None:
+    cert, key, client_context = server_identity
+    args = ("-l", "--greet", r"hello\n", "--tls", "--cert", cert, "--key", key, "127.0.0.1", "0")
+    with running(*args) as server:
+        with client_context.wrap_socket(server.connect(), server_hostname="127.0.0.1") as client:
+            server.write_stdin(b"from stdin\n")
+            assert recv_exactly(client, 17) == b"hello\nfrom stdin\n"
+            client.close()
+        server.close_stdin()
+        assert server.wait() == 0

@@ -11,6 +11,7 @@ import asyncio
 import os
 import signal
 import socket
+import ssl
 import sys
 from typing import Any
 
@@ -26,14 +27,22 @@ from tcpcli.report import Reporter
 from tcpcli.settings import ListenSettings, Settings
 from tcpcli.taps import OutputFile
 
+# A client that never completes the TLS handshake is dropped after this long.
+TLS_HANDSHAKE_TIMEOUT = 10.0
 # When stopping: how long queued data and FINs get to reach the clients before the sockets are closed.
 SHUTDOWN_GRACE = 1.0
 _DRAIN_POLL = 0.01
 
 
-def serve_many(listener: socket.socket, settings: Settings, reporter: Reporter, interactive: bool) -> int:
+def serve_many(
+    listener: socket.socket,
+    settings: Settings,
+    reporter: Reporter,
+    interactive: bool,
+    tls: ssl.SSLContext | None = None,
+) -> int:
     """Run until SIGINT/SIGTERM (or, without -k, until the one client leaves); returns the exit status."""
-    server = KeepOpenServer(listener, settings, reporter, interactive)
+    server = KeepOpenServer(listener, settings, reporter, interactive, tls)
     code = asyncio.run(server.run())
     if server.signal == signal.SIGINT:
         raise KeyboardInterrupt
@@ -50,10 +59,16 @@ class KeepOpenServer:
     """Accepts clients, admits them (--max-clients), greets them, and routes data through the relay."""
 
     def __init__(
-        self, listener: socket.socket, settings: Settings, reporter: Reporter, interactive: bool
+        self,
+        listener: socket.socket,
+        settings: Settings,
+        reporter: Reporter,
+        interactive: bool,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         assert settings.listen is not None
         self._listener = listener
+        self._tls = tls
         self._settings = settings
         self._listen: ListenSettings = settings.listen
         self._reporter = reporter
@@ -82,6 +97,9 @@ class KeepOpenServer:
             lambda: Client(self, self._settings.session.idle_timeout, listen.idle_message),
             sock=self._listener,
             backlog=LISTEN_BACKLOG,
+            # A failed handshake only ends that client's connection; asyncio reports it at debug level.
+            ssl=self._tls,
+            ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if self._tls is not None else None,
         )
         try:
             async with asyncio.TaskGroup() as tasks:

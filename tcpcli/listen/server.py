@@ -8,9 +8,11 @@ to clients on its own, so they run the asyncio server; without -k it still serve
 from __future__ import annotations
 
 import socket
+import ssl
+from typing import cast
 
 from tcpcli.core.events import ClientConnected, Listening
-from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
+from tcpcli.errors import translate_os_error
 from tcpcli.listen.bind import bind_listener, listening_address, raise_open_file_limit
 from tcpcli.listen.client import peer_label
 from tcpcli.net.sockopts import apply_socket_options
@@ -18,23 +20,25 @@ from tcpcli.report import Reporter
 from tcpcli.session import is_interactive, run_on_socket
 from tcpcli.settings import ListenSettings, Settings, View
 
+# A client that connects but never completes the TLS handshake must not hold the server (or its slot) forever.
+TLS_HANDSHAKE_TIMEOUT = 10.0
+
 
 def run_listen(settings: Settings, reporter: Reporter) -> int:
     listen = settings.listen
     assert listen is not None
-    if listen.tls.enabled:
-        raise TcpcliError("-l --tls: serving TLS is not available in this version yet", ExitCode.USAGE)
+    context = _tls_context(listen)  # bad certificate or key: fail before binding
     many = needs_server_engine(listen)
     if many:
         raise_open_file_limit()
     listener = bind_listener(listen)
     reporter.always(Listening(listening_address(listener)))  # first stderr line: scripts read the port
     if not many:
-        return _serve_one(listener, settings, reporter)
+        return _serve_one(listener, settings, reporter, context)
     _warn_unused_views(settings, reporter)
     from tcpcli.listen.keepopen import serve_many
 
-    return serve_many(listener, settings, reporter, is_interactive())
+    return serve_many(listener, settings, reporter, is_interactive(), context)
 
 
 def needs_server_engine(listen: ListenSettings) -> bool:
@@ -42,7 +46,17 @@ def needs_server_engine(listen: ListenSettings) -> bool:
     return listen.keep_open or listen.echo or listen.broadcast or listen.idle_message is not None
 
 
-def _serve_one(listener: socket.socket, settings: Settings, reporter: Reporter) -> int:
+def _tls_context(listen: ListenSettings) -> ssl.SSLContext | None:
+    if not listen.tls.enabled:
+        return None
+    from tcpcli.net.tls import server_context
+
+    return server_context(listen.tls)
+
+
+def _serve_one(
+    listener: socket.socket, settings: Settings, reporter: Reporter, context: ssl.SSLContext | None
+) -> int:
     """Accept one client, close the listener (a second client is refused, as with nc), run the session."""
     assert settings.listen is not None
     try:
@@ -51,15 +65,21 @@ def _serve_one(listener: socket.socket, settings: Settings, reporter: Reporter) 
         raise translate_os_error(exc, "accepting a client") from exc
     finally:
         listener.close()
+    stream = conn
     try:
         apply_socket_options(conn, settings.listen.sockopts)
         reporter.event(ClientConnected(peer_label(address), 1))
+        if context is not None:
+            from tcpcli.net.tls import wrap_server
+
+            # duck-typed: the TLS channel has the socket calls the sessions make
+            stream = cast(socket.socket, wrap_server(conn, context, reporter, TLS_HANDSHAKE_TIMEOUT))
         if settings.listen.greet:
-            conn.sendall(settings.listen.greet)
+            stream.sendall(settings.listen.greet)
     except OSError as exc:
         conn.close()
         raise translate_os_error(exc, f"greeting {peer_label(address)}") from exc
-    return run_on_socket(conn, settings, reporter)
+    return run_on_socket(stream, settings, reporter)
 
 
 def _warn_unused_views(settings: Settings, reporter: Reporter) -> None:
@@ -77,6 +97,8 @@ def _warn_unused_views(settings: Settings, reporter: Reporter) -> None:
         )
         if given
     ]
+    if settings.listen is not None and settings.listen.idle_message and settings.session.idle_timeout is None:
+        reporter.warning("--idle-message is only sent with -i S (the idle timeout that closes a client)")
     if unused:
         reporter.warning(
             f"{', '.join(unused)}: not applied with -k/--echo/--broadcast/--idle-message"
