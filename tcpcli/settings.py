@@ -6,7 +6,6 @@ unreadable input file exit 66, an output file that cannot be created exit 73.
 
 from __future__ import annotations
 
-import codecs
 import dataclasses
 import enum
 import ipaddress
@@ -418,8 +417,10 @@ def _tls_settings(flags: Flags) -> TlsSettings:
 
 
 def _view_settings(flags: Flags) -> ViewSettings:
+    from tcpcli.core.decode import lookup_text_encoding
+
     try:
-        encoding = codecs.lookup(flags.encoding).name
+        encoding = lookup_text_encoding(flags.encoding).name
     except LookupError:
         _usage(f"-e/--encoding: unknown codec '{flags.encoding}' (try utf-8, latin-1, cp437)")
     views = [name for name, on in (("-x/--hex", flags.hex), ("-b/--binary", flags.binary)) if on]

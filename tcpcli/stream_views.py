@@ -22,10 +22,10 @@ class HexRenderer:
         self._dumper = HexDumper()
 
     def feed(self, data: bytes, timestamp: str | None) -> bytes:
-        text = self._dumper.feed(data)
+        dump = self._dumper.feed_bytes(data)
         if timestamp is not None:
-            text = f"[{timestamp}]\n{text}"
-        return text.encode("ascii")
+            return f"[{timestamp}]\n".encode("ascii") + dump
+        return dump
 
     def finish(self) -> str | None:
         return None
