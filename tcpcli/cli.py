@@ -3,8 +3,6 @@
 The only place that prints errors and exits.
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import signal
