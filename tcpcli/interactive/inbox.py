@@ -94,9 +94,12 @@ class Inbox:
             old = self._chunks.popleft()
             self._size -= len(old.data)
             self._dropped += len(old.data)
-        excess = self._size - tail
-        if excess > 0:
-            first = self._chunks[0]
+        first = self._chunks[0]
+        excess = max(0, self._size - tail)
+        line_start = first.data.find(b"\n", excess, len(first.data) - 1) + 1
+        if line_start:
+            excess = line_start  # start the tail on a whole line when one starts within it
+        if excess:
             self._chunks[0] = Chunk(first.data[excess:], first.stamp)
             self._size -= excess
             self._dropped += excess

@@ -24,6 +24,7 @@ from tcpcli.interactive.channel import Channel, Connection
 from tcpcli.interactive.display import Display
 from tcpcli.interactive.history import open_history
 from tcpcli.interactive.inbox import Inbox
+from tcpcli.interactive.pacing import FramePacer
 from tcpcli.interactive.prompt import make_prompt_session, prompt_message
 from tcpcli.interactive.render import WARNING, make_console
 from tcpcli.interactive.screen import ScreenWriter
@@ -36,8 +37,6 @@ from tcpcli.taps import HexLog, OutputFile
 
 # Received data is drawn at most once per frame: what arrives meanwhile is printed in one go.
 FRAME = 0.03
-# Bytes drawn per frame: rich renders this in a few milliseconds, so keys are never kept waiting long.
-FRAME_BUDGET = 32 * 1024
 # Received bytes waiting for the screen; beyond this the oldest are skipped (their display only: -o has them).
 BACKLOG = 256 * 1024
 # After a skip, a frame shows only the newest bytes: a flood scrolls past faster than anyone reads anyway.
@@ -192,12 +191,17 @@ class InteractiveSession:
     # ------------------------------------------------------------ received data and the clock
 
     async def _show_received(self, wake: asyncio.Event) -> None:
+        """Draw received data once per frame, as much as the pacer says fits in a frame's drawing time."""
+        pacer = FramePacer()
         while True:
             await wake.wait()
             wake.clear()
             while True:
-                batch = self._inbox.take(FRAME_BUDGET, FLOOD_TAIL)
+                budget = pacer.budget
+                batch = self._inbox.take(budget, min(FLOOD_TAIL, budget))
+                started = time.perf_counter()
                 self._display.received(batch)
+                pacer.record(sum(len(chunk.data) for chunk in batch.chunks), time.perf_counter() - started)
                 self._prompt.app.invalidate()  # the held partial line is part of the input line
                 if batch.ended:
                     self._peer_closed(batch.error)

@@ -13,6 +13,7 @@ from prompt_toolkit.history import InMemoryHistory
 from tcpcli.interactive.display import PARTIAL_LIMIT, Display, flood_note
 from tcpcli.interactive.history import SafeFileHistory, history_path, open_history
 from tcpcli.interactive.inbox import Batch, Chunk, Inbox
+from tcpcli.interactive.pacing import MAX_BUDGET, MIN_BUDGET, TARGET_SECONDS, FramePacer
 from tcpcli.interactive.render import make_console
 from tcpcli.interactive.structview import StructView
 from tcpcli.interactive.toolbar import LinkState, Stats, format_size, toolbar_fragments
@@ -75,6 +76,15 @@ def test_inbox_under_a_flood_keeps_the_tail_and_counts_what_it_skipped() -> None
     assert batch.chunks == [Chunk(b"II"), Chunk(b"JJJJ")]
     assert batch.skipped == 34
     assert sum(map(len, (c.data for c in batch.chunks))) + batch.skipped == 40
+
+
+def test_inbox_flood_tail_starts_on_a_whole_line_when_it_can() -> None:
+    inbox = Inbox(limit=12, notify=lambda: None)
+    inbox.put(b"0123456789")
+    inbox.put(b"ab\ncd\nef\n")  # over the limit: the first read is dropped
+    batch = inbox.take(budget=100, tail=7)  # the last 7 bytes start mid-line ("\ncd..."): go to "cd"
+    assert batch.chunks == [Chunk(b"cd\nef\n")]
+    assert batch.skipped == 13
 
 
 def test_inbox_reports_an_error_after_the_data_before_it() -> None:
@@ -236,3 +246,18 @@ def test_struct_view_header_rows_realignment_and_leftover() -> None:
 def test_make_view_is_the_one_place_views_are_chosen() -> None:
     settings = ViewSettings(struct_format="<I")
     assert [make_view(mode, settings).mode for mode in View] == list(View)
+
+
+# ---------------------------------------------------------------- frame pacing
+
+
+def test_pacer_shrinks_the_budget_for_costly_bytes_and_grows_it_for_cheap_ones() -> None:
+    pacer = FramePacer()
+    for _ in range(10):
+        pacer.record(pacer.budget, pacer.budget / 100_000)  # 100 kB/s: random bytes
+    assert MIN_BUDGET <= pacer.budget < 2 * 100_000 * TARGET_SECONDS
+    for _ in range(10):
+        pacer.record(pacer.budget, pacer.budget / 50_000_000)  # 50 MB/s: plain lines
+    assert pacer.budget == MAX_BUDGET
+    pacer.record(10, 5.0)  # too small a sample to learn from
+    assert pacer.budget == MAX_BUDGET

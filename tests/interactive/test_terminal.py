@@ -230,3 +230,33 @@ def test_f2_switches_between_text_and_hex(terminal: Start, live_peer: LivePeer) 
     term.wait_for("0000000b  00 01")
     term.enter("41 42")
     assert read_until(conn, b"AB") == b"AB"
+
+
+def row_colours(term: Terminal, text: str) -> set[str]:
+    row = next(y for y, line in enumerate(term.screen.display) if text in line)
+    return {char.fg for char in term.screen.buffer[row].values() if char.data.strip()}
+
+
+def test_events_echo_and_data_have_their_own_colours_unless_colour_is_off(
+    terminal: Start, live_peer: LivePeer, term_env: dict[str, str]
+) -> None:
+    term, conn = connect(terminal, live_peer)
+    term.enter("sent line")
+    read_until(conn, b"\n")
+    conn.sendall(b"plain data \x07\n")
+    term.wait_for("plain data")
+    event, echo, data = (row_colours(term, text) for text in ("-- connected", "> sent line", "plain data"))
+    assert len({frozenset(event), frozenset(echo), frozenset(data)}) == 3
+    term.ctrl("c")
+    term.wait_exit()
+    for flags, env in ((["--color", "never"], term_env), ([], {**term_env, "NO_COLOR": "1"})):
+        term = terminal(*flags, "127.0.0.1", live_peer.port, env=env)
+        conn = live_peer.accept()
+        term.enter("sent line")
+        read_until(conn, b"\n")
+        conn.sendall(b"plain data \x07\n")
+        term.wait_for("plain data")
+        for text in ("-- connected", "> sent line", "plain data"):
+            assert row_colours(term, text) == {"default"}, text
+        term.ctrl("c")
+        term.wait_exit()
