@@ -113,8 +113,10 @@ class Display:
         self._set_partial(rest)
 
     def _take_partial(self) -> Text:
+        """The held partial line, now the caller's to extend: the display holds a fresh empty one."""
         partial = self._partial
-        self._set_partial(Text())
+        self._partial = Text()
+        self._partial_ansi = ""
         return partial
 
     def _set_partial(self, partial: Text) -> None:

@@ -189,7 +189,9 @@ def test_a_partial_line_is_held_for_the_input_line_and_completed_by_the_echo() -
     assert out.getvalue() == "220 ready\nlogin: root\n"
     assert display.partial == ""
     display.echo("next")
-    assert out.getvalue().endswith("> next\n")
+    display.echo("")
+    display.end_partial_line()
+    assert out.getvalue() == "220 ready\nlogin: root\n> next\n> \n"
 
 
 def test_events_end_a_partial_line_first() -> None:

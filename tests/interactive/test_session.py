@@ -92,7 +92,7 @@ def test_enter_sends_the_line_with_its_ending_and_echoes_it(
         return received, await task
 
     assert run(scenario()) == (b"EHLO me\r\n", 130)
-    assert "> EHLO me\n" in session.screen.getvalue()
+    assert session.screen.getvalue().endswith("quits)\n> EHLO me\n")
 
 
 def test_ctrl_d_sends_fin_then_the_late_reply_shows_and_peer_close_exits_0(

@@ -27,6 +27,8 @@ def test_typed_line_is_sent_with_lf_and_echoed(terminal: Start, live_peer: LiveP
     conn.sendall(b"HELLO BACK\n")
     term.wait_for("HELLO BACK")
     term.wait_for(lambda t: "out 12 B" in t.text())
+    lines = term.text().splitlines()
+    assert lines[1:3] == ["> hello there", "HELLO BACK"]  # echoed once, in order, nothing in between
 
 
 def test_prompt_without_newline_is_visible_at_once_and_the_answer_completes_it(
