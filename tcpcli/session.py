@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import cast
 
 from tcpcli.core.events import format_address
 from tcpcli.net.connect import open_connection
@@ -26,7 +27,9 @@ def run_connect(settings: Settings, reporter: Reporter) -> int:
 
         context = client_context(settings.connect.tls)  # bad certificate files fail before connecting
         sock = open_connection(settings.connect, reporter.event)
-        return run_on_socket(wrap_client(sock, context, settings.connect, reporter), settings, reporter)
+        channel = wrap_client(sock, context, settings.connect, reporter)
+        # duck-typed: TlsChannel has the socket calls the sessions make (recv_into, sendall, shutdown, ...)
+        return run_on_socket(cast(socket.socket, channel), settings, reporter)
     return run_on_socket(open_connection(settings.connect, reporter.event), settings, reporter)
 
 

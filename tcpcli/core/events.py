@@ -114,6 +114,32 @@ class PathChosen:
     downlink: str
 
 
+@dataclass(frozen=True)
+class TlsEstablished:
+    """The TLS handshake finished: what was negotiated."""
+
+    version: str  # "TLSv1.3"
+    cipher: str
+    bits: int
+
+
+@dataclass(frozen=True)
+class PeerCertificate:
+    """The certificate the other side presented, and whether (and for which name) it was checked."""
+
+    subject: str
+    issuer: str
+    not_after: str
+    sha256: str
+    verified: bool
+    name: str | None = None  # the host name or address it was checked against (client side)
+
+
+@dataclass(frozen=True)
+class TlsUncleanEnd:
+    """The peer closed TCP without TLS close_notify: what arrived may have been cut short."""
+
+
 Event = (
     Resolving
     | Trying
@@ -130,6 +156,9 @@ Event = (
     | ServerStopping
     | DemoServerStarted
     | PathChosen
+    | TlsEstablished
+    | PeerCertificate
+    | TlsUncleanEnd
 )
 
 
@@ -190,4 +219,13 @@ def describe(event: Event) -> str:
             return f"demo server on {address}"
         case PathChosen(uplink, downlink):
             return f"stream path: stdin -> socket by {uplink}, socket -> stdout by {downlink}"
+        case TlsEstablished(version, cipher, bits):
+            return f"TLS established: {version}, cipher {cipher} ({bits}-bit)"
+        case PeerCertificate(subject, issuer, not_after, sha256, verified, name):
+            check = f"NOT verified, SHA-256 {sha256}"
+            if verified:
+                check = f"verified for {name}" if name else "verified"
+            return f"peer certificate: {subject}; issued by {issuer}; expires {not_after} ({check})"
+        case TlsUncleanEnd():
+            return "peer closed without TLS close_notify (data may have been cut short)"
     raise AssertionError(f"unknown event {event!r}")  # pragma: no cover
