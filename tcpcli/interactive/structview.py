@@ -6,6 +6,8 @@ wide as its name (at least MIN_WIDTH) and grows when a wider value arrives (late
 
 from __future__ import annotations
 
+import struct
+
 from rich.cells import cell_len
 from rich.text import Text
 
@@ -28,11 +30,14 @@ class StructView:
         names = [format_field(name) for name in self._cutter.field_names]
         self._names = names
         self._widths = [max(MIN_WIDTH, cell_len(name)) for name in names]
+        # A record of zero bytes tells which fields are numbers, so each header lines up with its column.
+        sample = struct.unpack(fmt, bytes(self._cutter.record_size))
+        self._numeric = [_is_number(value) for value in sample]
         self._position = 0  # stream bytes fed or skipped: record edges are multiples of the record size
         self._discard = 0  # bytes still to drop after a skip, to land on the next record edge
 
     def header(self) -> Text | None:
-        return Text(self._row(self._names, [False] * len(self._names)), HEADER)
+        return Text(self._row(self._names, self._numeric), HEADER)
 
     def feed(self, data: bytes) -> Text:
         self._position += len(data)
@@ -43,8 +48,7 @@ class StructView:
         out = Text()
         for record in self._cutter.feed(data):
             cells = [format_field(value) for value in record]
-            numeric = [isinstance(value, int | float) and not isinstance(value, bool) for value in record]
-            out.append(self._row(cells, numeric), RECEIVED)
+            out.append(self._row(cells, self._numeric), RECEIVED)
         return out
 
     def skip(self, count: int) -> None:
@@ -72,3 +76,7 @@ class StructView:
             pad = " " * (width - cell_len(cell))
             parts.append(pad + cell if right else cell + pad)
         return GAP.join(parts).rstrip() + "\n"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
