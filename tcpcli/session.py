@@ -22,6 +22,10 @@ def is_interactive() -> bool:
 
 def run_connect(settings: Settings, reporter: Reporter) -> int:
     assert settings.connect is not None
+    if is_interactive():
+        from tcpcli.interactive import preload
+
+        preload()  # the input line's imports run while the connection is being opened
     if settings.connect.tls.enabled:
         from tcpcli.net.tls import client_context, wrap_client
 
