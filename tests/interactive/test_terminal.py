@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.conftest import PeerServer
 from tests.interactive.conftest import LivePeer, Terminal, read_until
 
 Start = Callable[..., Terminal]
@@ -262,3 +263,33 @@ def test_events_echo_and_data_have_their_own_colours_unless_colour_is_off(
             assert row_colours(term, text) == {"default"}, text
         term.ctrl("c")
         term.wait_exit()
+
+
+def test_tls_session_sends_echoes_and_ctrl_d_ends_it_cleanly(
+    terminal: Start, peer: Callable[..., PeerServer], tmp_path: Path
+) -> None:
+    from tests.tls_helpers import make_pki, server_context, tls_echo, tls_handler
+
+    (tmp_path / "pki").mkdir()
+    pki = make_pki(tmp_path / "pki")
+    server = peer(tls_handler(server_context(pki.server), tls_echo))
+    term = terminal("--tls", "--cafile", pki.ca, "127.0.0.1", server.port)
+    term.wait_for("connected to 127.0.0.1")
+    term.enter("over tls")
+    term.wait_for(lambda t: "over tls" in t.text().replace("> over tls", ""))  # the peer's echo
+    term.ctrl("d")
+    term.wait_for("peer closed its side")
+    assert term.wait_exit() == 0
+
+
+def test_listen_mode_runs_the_same_session_for_its_one_client(terminal: Start) -> None:
+    term = terminal("-l", "127.0.0.1", "0")
+    term.wait_for("listening on 127.0.0.1:")
+    port = int(term.text().split("listening on 127.0.0.1:")[1].split()[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=8) as client:
+        term.wait_for("connected to 127.0.0.1:")
+        client.sendall(b"hi from the client\n")
+        term.wait_for("hi from the client")
+        term.enter("hi from the terminal")
+        assert read_until(client, b"\n") == b"hi from the terminal\n"
+    assert term.wait_exit() == 0
