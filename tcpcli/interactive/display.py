@@ -73,10 +73,10 @@ class Display:
         self.view = view
         self.show_header()
 
-    def echo(self, line: str) -> None:
-        """The sent line, completing a held partial line if there is one."""
+    def echo(self, lines: list[str]) -> None:
+        """The sent lines, the first completing a held partial line if there is one."""
         inline = bool(self._partial.plain)
-        self._print(self._take_partial().append_text(echo_text(line, inline)))
+        self._print(self._take_partial().append_text(echo_text(lines, inline)))
 
     def event(self, message: str, style: str = EVENT) -> None:
         """An event on a line of its own, after a held partial line: the screen keeps the order of things."""

@@ -68,10 +68,12 @@ def event_line(message: str, style: str = EVENT) -> Text:
     return out
 
 
-def echo_text(line: str, inline: bool) -> Text:
-    """The local echo of a sent line; after a partial line (`login: `) it continues that line."""
-    out = safe_text(line if inline else ECHO_PREFIX + line, ECHO)
-    out.append("\n")
+def echo_text(lines: list[str], inline: bool) -> Text:
+    """The local echo of sent lines; after a partial line (`login: `) the first one continues that line."""
+    out = Text()
+    for index, line in enumerate(lines):
+        out.append_text(safe_text(line if inline and index == 0 else ECHO_PREFIX + line, ECHO))
+        out.append("\n")
     return out
 
 

@@ -29,7 +29,7 @@ from tcpcli.interactive.prompt import make_prompt_session, prompt_message
 from tcpcli.interactive.render import WARNING, make_console
 from tcpcli.interactive.screen import ScreenWriter
 from tcpcli.interactive.toolbar import LinkState, Stats, toolbar_fragments
-from tcpcli.interactive.typed import InputRules, Refuse, decide_line
+from tcpcli.interactive.typed import InputRules, Refuse, decide_line, split_lines
 from tcpcli.interactive.views import make_view
 from tcpcli.report import Reporter, color_enabled
 from tcpcli.settings import Settings, View
@@ -154,7 +154,7 @@ class InteractiveSession:
         if not decision.data and self._mode in (View.BINARY, View.HEX):
             return  # an empty line of hex or escapes is nothing at all
         self._channel.send(decision.data)
-        self._display.echo(line)
+        self._display.echo(split_lines(line) if self._mode in (View.TEXT, View.STRUCT) else [line])
 
     def _end_input(self) -> None:
         """Ctrl-D on an empty line: FIN (unless --no-half-close); the peer may still talk until it closes."""

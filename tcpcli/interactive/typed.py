@@ -40,8 +40,16 @@ class InputRules:
 INPUT_CLOSED = "input closed (Ctrl-D sent FIN): nothing more can be sent; Ctrl-C quits"
 
 
+def split_lines(text: str) -> list[str]:
+    """The lines of what was entered: a pasted block is several lines, its final newline ends the last one."""
+    lines = text.split("\n")
+    if len(lines) > 1 and not lines[-1]:
+        lines.pop()
+    return lines
+
+
 def decide_line(line: str, rules: InputRules) -> Send | Refuse:
-    """Text and struct views: the line in the codec plus --eol. `-b`: escapes, `-x`: hex, no line ending."""
+    """Text and struct views: each line in the codec plus --eol. `-b`: escapes, `-x`: hex, no line ending."""
     if rules.closed:
         return Refuse(INPUT_CLOSED, len(line))
     try:
@@ -51,8 +59,13 @@ def decide_line(line: str, rules: InputRules) -> Send | Refuse:
             return Send(parse_hex(line))
     except HexInputError as exc:
         return Refuse(str(exc), exc.position)
-    try:
-        return Send(typed_line(line, rules.encoding, rules.eol))
-    except UnicodeEncodeError as exc:
-        char = line[exc.start]
-        return Refuse(f"{char!r} at position {exc.start} cannot be encoded as {rules.encoding}", exc.start)
+    out = bytearray()
+    offset = 0
+    for text in split_lines(line):  # each pasted line gets the line ending, as if typed one by one
+        try:
+            out += typed_line(text, rules.encoding, rules.eol)
+        except UnicodeEncodeError as exc:
+            where = offset + exc.start
+            return Refuse(f"{line[where]!r} at position {where} cannot be encoded as {rules.encoding}", where)
+        offset += len(text) + 1
+    return Send(bytes(out))

@@ -30,6 +30,8 @@ from tcpcli.settings import View, ViewSettings
         (View.TEXT, "PING", b"\r\n", Send(b"PING\r\n")),
         (View.TEXT, "", b"\n", Send(b"\n")),
         (View.TEXT, "x", b"", Send(b"x")),
+        (View.TEXT, "one\ntwo\n", b"\r\n", Send(b"one\r\ntwo\r\n")),  # a pasted block: a line ending each
+        (View.TEXT, "one\n\nthree", b"\n", Send(b"one\n\nthree\n")),
         (View.STRUCT, "hi", b"\n", Send(b"hi\n")),
         (View.BINARY, r"a\x00\n", b"\n", Send(b"a\x00\n")),  # no line ending added
         (View.HEX, "de ad 0xbe \\xef", b"\n", Send(b"\xde\xad\xbe\xef")),
@@ -46,6 +48,8 @@ def test_bad_escape_bad_hex_and_unencodable_text_are_refused_with_a_position() -
     assert isinstance(bad_hex, Refuse) and bad_hex.position == 3
     euro = decide_line("price: €", InputRules(View.TEXT, "latin-1", b"\n"))
     assert isinstance(euro, Refuse) and euro.position == 7 and "latin-1" in euro.message
+    pasted = decide_line("ok\nprice: €", InputRules(View.TEXT, "latin-1", b"\n"))
+    assert isinstance(pasted, Refuse) and pasted.position == 10
 
 
 def test_nothing_is_sent_after_ctrl_d() -> None:
@@ -185,11 +189,11 @@ def test_a_partial_line_is_held_for_the_input_line_and_completed_by_the_echo() -
     display.received(Batch([Chunk(b"220 ready\r\nlogin: ")]))
     assert out.getvalue() == "220 ready\n"
     assert display.partial == "login: "
-    display.echo("root")
+    display.echo(["root"])
     assert out.getvalue() == "220 ready\nlogin: root\n"
     assert display.partial == ""
-    display.echo("next")
-    display.echo("")
+    display.echo(["next"])
+    display.echo([""])
     display.end_partial_line()
     assert out.getvalue() == "220 ready\nlogin: root\n> next\n> \n"
 

@@ -168,6 +168,10 @@ def test_crlf_and_eol_options(terminal: Start, live_peer: LivePeer) -> None:
     term, conn = connect(terminal, live_peer, "-C")
     term.enter("EHLO me")
     assert read_until(conn, b"\n") == b"EHLO me\r\n"
+    term.type("\x1b[200~MAIL FROM:<a@b>\nRCPT TO:<c@d>\n\x1b[201~")  # a pasted block of two lines
+    term.enter()
+    assert read_until(conn, b"d>\r\n") == b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"
+    term.wait_for("> MAIL FROM:<a@b>\n> RCPT TO:<c@d>")
     term.ctrl("c")
     term.wait_exit()
     term, conn = connect(terminal, live_peer, "--eol", "none")
