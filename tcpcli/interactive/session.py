@@ -163,7 +163,7 @@ class InteractiveSession:
         half_close = self._settings.session.half_close
         if half_close:
             self._channel.half_close()
-        self._state = LinkState.HALF_CLOSED
+        self._state = LinkState.HALF_CLOSED if half_close else LinkState.INPUT_ENDED
         self._input_ended_at = time.monotonic()
         self._display.event(describe(InputEnded(sent_fin=half_close)))
 

@@ -11,6 +11,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 class LinkState(enum.Enum):
     OPEN = "open"
     HALF_CLOSED = "half-closed"  # we sent FIN (Ctrl-D); the peer may still talk
+    INPUT_ENDED = "input ended"  # Ctrl-D with --no-half-close: nothing more is sent, but no FIN either
     CLOSED = "closed"
 
 
@@ -40,6 +41,7 @@ def format_size(count: int) -> str:
 _KEYS = {
     LinkState.OPEN: "Ctrl-D: FIN  Ctrl-C: quit",
     LinkState.HALF_CLOSED: "Ctrl-C: quit",
+    LinkState.INPUT_ENDED: "Ctrl-C: quit",
     LinkState.CLOSED: "",
 }
 

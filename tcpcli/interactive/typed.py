@@ -37,7 +37,7 @@ class InputRules:
     closed: bool = False  # Ctrl-D sent FIN: nothing more can go out
 
 
-INPUT_CLOSED = "input closed (Ctrl-D sent FIN): nothing more can be sent; Ctrl-C quits"
+INPUT_CLOSED = "input ended (Ctrl-D): nothing more can be sent; Ctrl-C quits"
 
 
 def split_lines(text: str) -> list[str]:

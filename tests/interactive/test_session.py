@@ -195,3 +195,26 @@ def test_flood_is_shown_in_part_and_kept_whole_in_the_output_file(
     assert "line 0199999 of a flood\n" in screen  # the end is always on screen
     assert len(screen) < len(payload) // 4
     assert out.read_bytes() == payload
+
+
+def test_ctrl_d_with_no_half_close_sends_no_fin_and_refuses_more_input(
+    pair: Pair, keys: PipeInput, tmp_path: Path
+) -> None:
+    ours, theirs = pair
+    session = Run(ours, keys, tmp_path, settings(half_close=False))
+
+    async def scenario() -> tuple[bytes, int]:
+        task = asyncio.create_task(session.session.run())
+        keys.send_text(CTRL_D + "more" + ENTER)
+        await asyncio.sleep(0.3)
+        assert session.session.stats().state.value == "input ended"
+        theirs.setblocking(False)
+        with pytest.raises(BlockingIOError):  # neither FIN nor "more" arrived
+            theirs.recv(10)
+        theirs.sendall(b"still here\n")
+        theirs.close()
+        return b"", await task
+
+    assert run(scenario()) == (b"", 0)
+    screen = session.screen.getvalue()
+    assert "input ended (no FIN: --no-half-close)" in screen and "still here" in screen
