@@ -20,6 +20,7 @@ from tcpcli.taps import HexLog, OutputFile, timestamp_now, write_all
 
 COPY_CHUNK = 256 * 1024  # big enough that per-call overhead vanishes, small enough to stay cache friendly
 SPLICE_CHUNK = 1 << 20  # the kernel caps a pipe transfer at the pipe's size anyway
+PIPE_SIZE = 1 << 20  # Linux's default pipe-max-size: what an unprivileged process may ask for
 
 # splice/sendfile refuse some fd combinations only at the first call (some filesystems and fd kinds):
 # those errors mean "use the copy loop", not "the transfer failed".
@@ -115,6 +116,10 @@ class _FallbackUplink(Uplink):
 class SpliceUplink(_FallbackUplink):
     name = "splice"
 
+    def __init__(self, stdin_fd: int, sock: socket.socket) -> None:
+        super().__init__(stdin_fd, sock)
+        enlarge_pipe(stdin_fd)
+
     def _kernel_transfer(self) -> int:
         return os.splice(self.stdin_fd, self.sock.fileno(), SPLICE_CHUNK)
 
@@ -195,6 +200,16 @@ class CopyDownlink(Downlink):
         return self._renderer.finish() if self._renderer is not None else None
 
 
+def enlarge_pipe(fd: int) -> None:
+    """A 64 KiB pipe means a context switch per 64 KiB; 1 MiB (the unprivileged maximum) is ~2x faster."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    except (ImportError, AttributeError, OSError):
+        pass  # not Linux, or above /proc/sys/fs/pipe-max-size: the default size still works
+
+
 def choose_uplink(
     stdin_fd: int, sock: socket.socket, crlf: bool, hex_log: HexLog | None, kind: str | None = None
 ) -> Uplink:
@@ -222,6 +237,8 @@ def choose_downlink(
     # No splice here on purpose: on Linux (seen on 6.18) splicing a TCP socket into a pipe can leave the pipe
     # "readable" to poll() while read() blocks, and splice returns 0 before end of stream; a reader that polls
     # (Python's subprocess, many event loops) then deadlocks with us. A large-buffer copy is always right.
+    if fd_kind(stdout_fd) == "pipe":
+        enlarge_pipe(stdout_fd)
     return CopyDownlink(sock, stdout_fd, renderer, output, hex_log, timestamps)
 
 
