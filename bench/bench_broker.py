@@ -340,11 +340,12 @@ def report(results: list[Outcome], args: argparse.Namespace, fd_limit: int) -> s
             seconds = f"{statistics.median(times):.2f}" if times else "-"
             delivered = max(r.delivered for r in mine)
             counts = f"{delivered:,} / {mine[0].expected:,}"
-            cpu = statistics.median(r.cpu_seconds for r in mine)
-            rss = max(r.peak_rss_kib for r in mine) / 1024
-            notes = "; ".join(sorted({r.note for r in mine if r.note}))
+            measured = [r for r in mine if r.peak_rss_kib]  # 0: the server was gone before it was read
+            cpu = f"{statistics.median(r.cpu_seconds for r in measured):.2f}" if measured else "-"
+            rss = f"{max(r.peak_rss_kib for r in measured) / 1024:.1f}" if measured else "-"
+            notes = next((r.note for r in reversed(mine) if r.note), "")  # the last run's, as an example
             ok = f"{sum(r.ok for r in mine)}/{len(mine)}"
-            out.append(f"| {name} | {ok} | {seconds} | {counts} | {cpu:.2f} | {rss:.1f} | {notes} |")
+            out.append(f"| {name} | {ok} | {seconds} | {counts} | {cpu} | {rss} | {notes} |")
     return "\n".join(out) + "\n"
 
 

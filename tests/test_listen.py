@@ -204,6 +204,17 @@ def test_keep_open_writes_what_clients_send_to_stdout_raw() -> None:
         assert server.proc.stdout.read() == payload
 
 
+def test_keep_open_stops_quietly_with_0_when_the_reader_of_stdout_goes_away() -> None:
+    with running("-l", "-k", "127.0.0.1", "0", stdout=subprocess.PIPE) as server:
+        assert server.proc.stdout is not None
+        server.proc.stdout.close()  # like `| head -1` exiting
+        with server.connect() as client:
+            client.sendall(b"nobody reads this\n")
+            assert recv_to_eof(client) == b""
+        assert server.wait() == 0
+        assert server.rest_of_stderr() == ""
+
+
 def test_keep_open_greets_every_client() -> None:
     with running("-l", "-k", "--greet", r"welcome\n", "127.0.0.1", "0") as server:
         for _ in range(3):

@@ -47,6 +47,23 @@ def peer_label(sockaddr: tuple[str, int] | tuple[str, int, int, int] | None) -> 
 class Client(asyncio.Protocol):
     """One connection: counts bytes, queues what it cannot send yet, closes itself when idle."""
 
+    __slots__ = (
+        "_hub",
+        "_idle_message",
+        "_idle_timeout",
+        "_idle_timer",
+        "_loop",
+        "_paused",
+        "_queue",
+        "_queued",
+        "last_traffic",
+        "leave_reason",
+        "peer",
+        "received",
+        "sent",
+        "transport",
+    )
+
     def __init__(self, hub: Hub, idle_timeout: float | None, idle_message: bytes | None) -> None:
         self._hub = hub
         self._idle_timeout = idle_timeout
