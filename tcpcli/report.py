@@ -35,8 +35,8 @@ class Reporter:
 
     def __init__(self, verbose: bool = False, color: str = "auto", stream: TextIO | None = None) -> None:
         self.verbose = verbose
-        self._stream = stream if stream is not None else sys.stderr
-        self._color = color_enabled(color, self._stream)
+        self._stream = stream
+        self._color = color_enabled(color, stream if stream is not None else sys.stderr)
         self._lock = threading.Lock()
 
     def event(self, event: Event) -> None:
@@ -57,9 +57,12 @@ class Reporter:
         line = f"tcpcli: {message}"
         if self._color and color:
             line = f"{color}{line}{_RESET}"
+        # sys.stderr is looked up at each write: the interactive session swaps in a writer that keeps our
+        # lines above its input line.
+        stream = self._stream if self._stream is not None else sys.stderr
         with self._lock:
             try:
-                self._stream.write(line + "\n")
-                self._stream.flush()
+                stream.write(line + "\n")
+                stream.flush()
             except (OSError, ValueError):
                 pass  # stderr gone: nothing left to tell anyone
