@@ -36,7 +36,8 @@ Type a line: it comes back to you (echo). Commands:
   help      this text
   bye       the server says goodbye and closes (ending your input does the same: Ctrl-D)
 Try the binary views too:
-  tcpcli --demo --hex                              then type: records
+  tcpcli --demo --hex                              then type "records" in hex: 72 65 63 6f 72 64 73 0a
+                                                   (or press F2 to type text, F2 again for the hex view)
   tcpcli --demo --struct '<HI' --fields id,len     records as a table
 """
 

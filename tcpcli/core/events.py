@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 
 def format_address(host: str, port: int) -> str:
-    """`1.2.3.4:80`, `[::1]:80`: brackets keep an IPv6 address apart from its port."""
+    """`1.2.3.4:80`, `[::1]:80`: brackets keep an IPv6 address apart from its port.
+
+    An IPv4 client of a dual-stack listener arrives as `::ffff:1.2.3.4`; it is shown as the IPv4 it is.
+    """
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 

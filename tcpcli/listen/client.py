@@ -35,13 +35,10 @@ class Hub(Protocol):
 
 
 def peer_label(sockaddr: tuple[str, int] | tuple[str, int, int, int] | None) -> str:
-    """`1.2.3.4:5678`; an IPv4 client of a dual-stack socket shows as IPv4, not `::ffff:1.2.3.4`."""
+    """`1.2.3.4:5678` for a peer address as asyncio reports it (None once the socket is gone)."""
     if not sockaddr:
         return "?"
-    host = sockaddr[0]
-    if host.startswith("::ffff:") and "." in host:
-        host = host[7:]
-    return format_address(host, sockaddr[1])
+    return format_address(sockaddr[0], sockaddr[1])
 
 
 class Client(asyncio.Protocol):
