@@ -74,11 +74,3 @@ def test_idle_timeout_counts_from_the_last_traffic() -> None:
 def test_earliest_deadline_wins() -> None:
     decision = decide(snap(now=10.0, last_traffic=10.0, input_ended_at=10.0), EofPolicy(3, 1))
     assert decision == KeepGoing(11.0)
-
-
-def test_ipv4_clients_of_a_dual_stack_listener_are_shown_as_ipv4() -> None:
-    from tcpcli.core.events import format_address
-
-    assert format_address("::ffff:127.0.0.1", 80) == "127.0.0.1:80"
-    assert format_address("::1", 80) == "[::1]:80"
-    assert format_address("::ffff:1", 80) == "[::ffff:1]:80"
