@@ -32,13 +32,13 @@ MAX_LINE = 64 * 1024
 
 HELP = """\
 Type a line: it comes back to you (echo). Commands:
-  records   4 binary records, 6 bytes each: uint16 id, uint32 len, little-endian (struct '<HI')
+  records   4 binary records of 6 bytes: uint16 id, uint32 len (struct '<HI')
   help      this text
-  bye       the server says goodbye and closes (ending your input does the same: Ctrl-D)
+  bye       the server says goodbye and closes (so does Ctrl-D)
 Try the binary views too:
-  tcpcli --demo --hex                              then type "records" in hex: 72 65 63 6f 72 64 73 0a
-                                                   (or press F2 to type text, F2 again for the hex view)
   tcpcli --demo --struct '<HI' --fields id,len     records as a table
+  tcpcli --demo --hex     then type "records" as hex: 72 65 63 6f 72 64 73 0a
+                          (or F2 to type text, F2 again for the hex view)
 """
 
 
