@@ -95,7 +95,7 @@ def _handshake(
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     try:
         tls = context.wrap_bio(incoming, outgoing, server_side=server_side, server_hostname=server_hostname)
-        channel = TlsChannel(sock, tls, incoming, outgoing, peer=peer, report=reporter.event)
+        channel = TlsChannel(sock, tls, incoming, outgoing, report=reporter.event)
         channel.handshake(timeout)
     except (OSError, ValueError) as exc:
         sock.close()

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from tcpcli.core.events import Event, TlsUncleanEnd
+from tcpcli.core.events import Event, TlsUncleanEnd, format_address
 from tcpcli.net.tlserrors import session_error
 from tcpcli.net.tlsoutbox import CiphertextOutbox
 
@@ -47,11 +47,13 @@ class TlsChannel:
         tls: ssl.SSLObject,
         incoming: ssl.MemoryBIO,
         outgoing: ssl.MemoryBIO,
-        peer: str = "peer",
         report: Callable[[Event], None] | None = None,
     ) -> None:
         self._sock = sock
-        self._peer = peer  # for messages: getpeername() fails once the peer is gone
+        # asked once: after a reset the kernel no longer answers, and sessions ask after the handshake
+        self._peer_address = sock.getpeername()
+        self._local_address = sock.getsockname()
+        self._peer = format_address(self._peer_address[0], self._peer_address[1])
         self._report = report
         self._tls = tls
         self._incoming = incoming
@@ -254,10 +256,10 @@ class TlsChannel:
         return self._sock.fileno()
 
     def getpeername(self) -> Any:
-        return self._sock.getpeername()
+        return self._peer_address
 
     def getsockname(self) -> Any:
-        return self._sock.getsockname()
+        return self._local_address
 
     def settimeout(self, timeout: float | None) -> None:
         self._sock.settimeout(timeout)
