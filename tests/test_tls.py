@@ -282,7 +282,8 @@ def test_corrupt_record_after_the_handshake_is_76(pki: Pki, peer: Peer) -> None:
     code, out, err = _finish(proc)
     assert code == 76, err
     assert out == b"fine\n"
-    assert err.startswith("tcpcli: TLS error while receiving from 127.0.0.1:")
+    assert err.startswith("tcpcli: TLS error while receiving from 127.0.0.1:"), err
+    assert err.endswith(": decryption failed or bad record mac\n")
 
 
 # ---------------------------------------------------------------- files: 66, before connecting

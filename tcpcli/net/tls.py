@@ -68,7 +68,8 @@ def wrap_client(
     if context.verify_mode == ssl.CERT_NONE:
         reporter.warning(INSECURE_WARNING)
     # Python sends no SNI for an address literal and checks it against the certificate's IP names instead.
-    channel = _handshake(sock, context, reporter, connect.connect_timeout, server_hostname=name)
+    label = format_address(connect.host, connect.port)  # as the user wrote it, not the address it resolved to
+    channel = _handshake(sock, context, reporter, connect.connect_timeout, label, server_hostname=name)
     _report(channel, reporter, name if context.verify_mode != ssl.CERT_NONE else None)
     return channel
 
@@ -77,7 +78,12 @@ def wrap_server(
     sock: socket.socket, context: ssl.SSLContext, reporter: Reporter, timeout: float
 ) -> TlsChannel:
     """Handshake as the server with an accepted client within `timeout` s; on failure the socket is closed."""
-    channel = _handshake(sock, context, reporter, timeout, server_hostname=None)
+    try:
+        address = sock.getpeername()
+        label = f"client {format_address(address[0], address[1])}"
+    except OSError:
+        label = "a client that already left"
+    channel = _handshake(sock, context, reporter, timeout, label, server_hostname=None)
     _report(channel, reporter, None)
     return channel
 
@@ -87,11 +93,10 @@ def _handshake(
     context: ssl.SSLContext,
     reporter: Reporter,
     timeout: float,
+    peer: str,
     server_hostname: str | None,
 ) -> TlsChannel:
     server_side = server_hostname is None
-    address = sock.getpeername()
-    peer = format_address(address[0], address[1])
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     try:
         tls = context.wrap_bio(incoming, outgoing, server_side=server_side, server_hostname=server_hostname)

@@ -117,7 +117,7 @@ class TlsChannel:
         try:
             return self._recv_into(buffer, nbytes)
         except OSError as exc:
-            raise session_error(exc, self._peer, "receiving from") from exc
+            raise session_error(exc, self._peer, "receiving from", self._tls.server_side) from exc
 
     def _recv_into(self, buffer: Buffer, nbytes: int) -> int:
         view = memoryview(buffer).cast("B")
@@ -189,7 +189,7 @@ class TlsChannel:
                     self._tls.write(view[start : start + WRITE_CHUNK])
                 self._outbox.flush()
         except OSError as exc:
-            raise session_error(exc, self._peer, "sending to") from exc
+            raise session_error(exc, self._peer, "sending to", self._tls.server_side) from exc
 
     # ------------------------------------------------------------ closing
 

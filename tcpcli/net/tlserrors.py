@@ -42,7 +42,7 @@ def handshake_error(exc: BaseException, peer: str, name: str | None, server_side
     if isinstance(exc, ssl.SSLCertVerificationError):
         return _verification_error(exc, peer, name, server_side)
     if isinstance(exc, ssl.SSLEOFError):
-        reason = "the client hung up" if server_side else f"{peer} closed the connection"
+        reason = "it hung up" if server_side else f"{peer} closed the connection"
         hint = "" if server_side else " (does it speak TLS on this port? does it want a client certificate?)"
         return _tls(f"TLS handshake with {peer} failed: {reason} during the handshake{hint}")
     if isinstance(exc, ssl.SSLError):
@@ -57,10 +57,10 @@ def handshake_error(exc: BaseException, peer: str, name: str | None, server_side
     raise exc
 
 
-def session_error(exc: OSError, peer: str, doing: str) -> TcpcliError:
+def session_error(exc: OSError, peer: str, doing: str, server_side: bool) -> TcpcliError:
     """A failure after the handshake: a TLS alert or corrupt record (76), or a socket error (its own code)."""
     if isinstance(exc, ssl.SSLError):
-        return _tls(f"TLS error while {doing} {peer}: {_explain(exc, server_side=False)}")
+        return _tls(f"TLS error while {doing} {peer}: {_explain(exc, server_side)}")
     return translate_os_error(exc, f"{doing} {peer}")
 
 
@@ -77,7 +77,7 @@ def _verification_error(
     exc: ssl.SSLCertVerificationError, peer: str, name: str | None, server_side: bool
 ) -> TcpcliError:
     code = exc.verify_code
-    whose = f"the client certificate from {peer}" if server_side else f"the certificate of {peer}"
+    whose = f"the certificate of {peer}"
     if server_side:
         fix = "the client needs a certificate issued by the CA given with --cafile"
     elif code in _SELF_SIGNED:
