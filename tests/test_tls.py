@@ -87,6 +87,23 @@ def test_verified_echo_is_byte_exact_both_ways_for_1_mib(pki: Pki, tls_peer: Tls
     assert "socket by copy, socket -> stdout by copy" in result.stderr  # no splice under TLS
 
 
+@pytest.mark.parametrize(
+    ("view", "sent", "shown"),
+    [
+        (["-x"], b"hi", b"00000000  68 69" + b" " * 45 + b"|hi|\n"),
+        (["--struct", ">HH", "--fields", "a,b"], b"\x00\x01\x00\x02", b'{"a":1,"b":2}\n'),
+    ],
+    ids=["hex", "struct"],
+)
+def test_views_render_what_arrives_over_tls(
+    pki: Pki, tls_peer: TlsPeer, view: list[str], sent: bytes, shown: bytes
+) -> None:
+    server = tls_peer(pki.server)
+    result = run_tcpcli("--tls", "--cafile", pki.ca, *view, "127.0.0.1", str(server.port), stdin=sent)
+    assert result.code == 0, result.stderr
+    assert result.stdout == shown
+
+
 def test_stdin_eof_sends_close_notify_and_keeps_reading(pki: Pki, tls_peer: TlsPeer) -> None:
     clean: list[bool] = []
 

@@ -1,0 +1,39 @@
+"""Interactive mode over TLS, as a person sees it: typed lines go out encrypted, Ctrl-D sends close_notify."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+
+import pytest
+
+from tests.conftest import PeerServer
+from tests.interactive.conftest import Terminal
+from tests.tls_helpers import Pki, make_pki, server_context, tls_handler
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def test_typed_lines_over_tls_and_ctrl_d_sends_close_notify(
+    pki: Pki, peer: Callable[..., PeerServer], terminal: Callable[..., Terminal]
+) -> None:
+    def shout_back_then_answer_the_close(tls: ssl.SSLSocket) -> None:
+        received = b""
+        while data := tls.recv(4096):  # until close_notify
+            received += data
+            if data.endswith(b"\n"):
+                tls.sendall(data.upper())
+        tls.sendall(b"close_notify seen after %d bytes\n" % len(received))
+        tls.unwrap()
+
+    server = peer(tls_handler(server_context(pki.server), shout_back_then_answer_the_close))
+    term = terminal("--tls", "--cafile", pki.ca, "127.0.0.1", server.port)
+    term.wait_for("connected to 127.0.0.1")
+    term.enter("hello over tls")
+    term.wait_for("HELLO OVER TLS")
+    term.ctrl("d")
+    term.wait_for("close_notify seen after 15 bytes")
+    assert term.wait_exit() == 0
