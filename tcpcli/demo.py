@@ -9,7 +9,6 @@ meaningless records.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import socket
 import struct
 import threading
@@ -142,7 +141,7 @@ def run_demo(settings: Settings, reporter: Reporter) -> int:
         reporter.event(event)
     server.start()
     try:
-        target = dataclasses.replace(settings.connect, port=server.port)
+        target = settings.connect._replace(port=server.port)
         return run_on_socket(open_connection(target, reporter.event), settings, reporter)
     finally:
         server.stop()

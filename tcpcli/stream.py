@@ -12,7 +12,6 @@ import select
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
 
 from tcpcli.core.eofpolicy import EofPolicy, Finish, SessionSnapshot, decide
 from tcpcli.core.events import Closed, InputEnded, PathChosen, PeerFinished, TimedOut
@@ -24,20 +23,20 @@ from tcpcli.stream_views import make_stream_renderer
 from tcpcli.taps import HexLog, OutputFile
 
 
-@dataclass
 class _Progress:
     """Written by the pump threads, read by the supervisor (each store is atomic under the GIL)."""
 
-    started: float
-    sent: int = 0
-    received: int = 0
-    last_traffic: float = 0.0
-    last_input: float = 0.0
-    input_ended_at: float | None = None
-    peer_finished_at: float | None = None
-    stdout_closed: bool = False
-    error: TcpcliError | None = None
-    changed: threading.Event = field(default_factory=threading.Event)
+    def __init__(self, now: float) -> None:
+        self.started = now
+        self.sent = 0
+        self.received = 0
+        self.last_traffic = now
+        self.last_input = now
+        self.input_ended_at: float | None = None
+        self.peer_finished_at: float | None = None
+        self.stdout_closed = False
+        self.error: TcpcliError | None = None
+        self.changed = threading.Event()
 
 
 class StreamSession:
@@ -67,7 +66,7 @@ class StreamSession:
             sock, stdout_fd, self._renderer, self._output, self._hex_log, view.timestamps
         )
         now = time.monotonic()
-        self._progress = _Progress(started=now, last_traffic=now, last_input=now)
+        self._progress = _Progress(now)
 
     def run(self) -> int:
         self._reporter.event(PathChosen(self._uplink.name, self._downlink.name))

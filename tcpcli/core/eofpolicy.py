@@ -6,7 +6,7 @@ sleep at most) or to finish, with which exit status. Clocks are passed in, never
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # After the peer's FIN we keep sending stdin only while it flows: once it has had nothing to send for this
 # long, we stop (so `tail -f log | tcpcli host port` ends when the server goes away).
@@ -16,14 +16,12 @@ EXIT_OK = 0
 EXIT_TIMEOUT = 75
 
 
-@dataclass(frozen=True)
-class EofPolicy:
+class EofPolicy(NamedTuple):
     quit_after_eof: float | None = None
     idle_timeout: float | None = None
 
 
-@dataclass(frozen=True)
-class SessionSnapshot:
+class SessionSnapshot(NamedTuple):
     now: float
     last_traffic: float  # last byte moved either way (or the connect time)
     input_ended_at: float | None  # stdin EOF seen (and its bytes all sent)
@@ -33,15 +31,13 @@ class SessionSnapshot:
     input_is_terminal: bool
 
 
-@dataclass(frozen=True)
-class KeepGoing:
+class KeepGoing(NamedTuple):
     """Nothing to do yet; look again by `until` (None: only when something happens)."""
 
     until: float | None
 
 
-@dataclass(frozen=True)
-class Finish:
+class Finish(NamedTuple):
     exit_code: int
     reason: str  # "peer closed", "input ended", "quit-after-eof", "idle", "input quiet"
     seconds: float = 0.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 def format_address(host: str, port: int) -> str:
@@ -19,90 +19,76 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds:g} s" if seconds >= 1 else f"{seconds * 1000:.0f} ms"
 
 
-@dataclass(frozen=True)
-class Resolving:
+class Resolving(NamedTuple):
     host: str
 
 
-@dataclass(frozen=True)
-class Trying:
+class Trying(NamedTuple):
     address: str
 
 
-@dataclass(frozen=True)
-class Connected:
+class Connected(NamedTuple):
     local: str
     remote: str
 
 
-@dataclass(frozen=True)
-class Listening:
+class Listening(NamedTuple):
     address: str
 
 
-@dataclass(frozen=True)
-class InputEnded:
+class InputEnded(NamedTuple):
     """stdin reached EOF (or the user pressed Ctrl-D)."""
 
     sent_fin: bool
 
 
-@dataclass(frozen=True)
-class PeerFinished:
+class PeerFinished(NamedTuple):
     """The peer closed its sending side (FIN)."""
 
 
-@dataclass(frozen=True)
-class TimedOut:
+class TimedOut(NamedTuple):
     what: str  # "idle", "quit-after-eof", "input quiet"
     seconds: float
 
 
-@dataclass(frozen=True)
-class Closed:
+class Closed(NamedTuple):
     sent: int
     received: int
     duration: float
     peer: str = ""
 
 
-@dataclass(frozen=True)
-class ClientConnected:
+class ClientConnected(NamedTuple):
     peer: str
     clients: int
 
 
-@dataclass(frozen=True)
-class ClientLeft:
+class ClientLeft(NamedTuple):
     peer: str
     sent: int
     received: int
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class ClientRejected:
+class ClientRejected(NamedTuple):
     peer: str
     reason: str
 
 
-@dataclass(frozen=True)
-class ServerInputEnded:
+class ServerInputEnded(NamedTuple):
     """Listen mode with many clients: stdin ended; the server and its clients go on."""
 
     clients: int
 
 
-@dataclass(frozen=True)
-class ServerStopping:
+class ServerStopping(NamedTuple):
     """The keep-open server stops (a signal, or its one client left): FIN to every client."""
 
     reason: str  # "SIGINT", "SIGTERM", "done"
     clients: int
 
 
-@dataclass(frozen=True)
-class DemoServerStarted:
+class DemoServerStarted(NamedTuple):
     """--demo: where the built-in server listens and what it sends."""
 
     address: str
@@ -111,16 +97,14 @@ class DemoServerStarted:
     record_fields: str
 
 
-@dataclass(frozen=True)
-class PathChosen:
+class PathChosen(NamedTuple):
     """Which copy strategy each direction of stream mode uses (splice, sendfile, copy)."""
 
     uplink: str
     downlink: str
 
 
-@dataclass(frozen=True)
-class TlsEstablished:
+class TlsEstablished(NamedTuple):
     """The TLS handshake finished: what was negotiated."""
 
     version: str  # "TLSv1.3"
@@ -128,8 +112,7 @@ class TlsEstablished:
     bits: int
 
 
-@dataclass(frozen=True)
-class PeerCertificate:
+class PeerCertificate(NamedTuple):
     """The certificate the other side presented, and whether (and for which name) it was checked."""
 
     subject: str
@@ -140,8 +123,7 @@ class PeerCertificate:
     name: str | None = None  # the host name or address it was checked against (client side)
 
 
-@dataclass(frozen=True)
-class TlsUncleanEnd:
+class TlsUncleanEnd(NamedTuple):
     """The peer closed TCP without TLS close_notify: what arrived may have been cut short."""
 
 

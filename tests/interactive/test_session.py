@@ -10,7 +10,6 @@ import asyncio
 import io
 import socket
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,7 +48,7 @@ def keys() -> Iterator[PipeInput]:
 def settings(view: View = View.TEXT, **session: Any) -> Settings:
     return Settings(
         mode=Mode.CONNECT,
-        session=replace(SessionSettings(), **session),
+        session=SessionSettings()._replace(**session),
         view=ViewSettings(view=view, color="never"),
     )
 

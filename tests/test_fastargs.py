@@ -1,0 +1,74 @@
+"""The fast parser and the typer declaration must read every command line the same way."""
+
+from __future__ import annotations
+
+import click
+import pytest
+import typer
+
+from tcpcli.command import app, parse_argv
+from tcpcli.fastargs import SWITCHES, VALUED, parse_fast
+
+TYPER_ONLY = {"-h", "--help", "--version"}
+
+
+def _click_options() -> dict[str, bool]:
+    """Every option string typer declares -> whether it is a switch."""
+    command = typer.main.get_command(app)
+    options: dict[str, bool] = {}
+    for param in command.params:
+        if isinstance(param, click.Option):
+            for name in (*param.opts, *param.secondary_opts):
+                options[name] = bool(param.is_flag)
+    return options
+
+
+def test_fast_parser_knows_exactly_the_declared_options() -> None:
+    declared = {name: switch for name, switch in _click_options().items() if name not in TYPER_ONLY}
+    known = {**dict.fromkeys(SWITCHES, True), **dict.fromkeys(VALUED, False)}
+    assert known == declared
+
+
+@pytest.mark.parametrize("option", sorted(SWITCHES))
+def test_each_switch_sets_the_same_field(option: str) -> None:
+    argv = [option, "example.org", "80"]
+    assert parse_fast(argv) == parse_argv(argv)
+
+
+@pytest.mark.parametrize("option", sorted(VALUED))
+def test_each_valued_option_sets_the_same_field(option: str) -> None:
+    argv = ["example.org", option, "some value", "80"]
+    assert parse_fast(argv) == parse_argv(argv)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["127.0.0.1", "80"],
+        ["-v", "-w", "3", "-q", "0", "::1", "443", "--tls", "--sni", "example.org"],
+        ["-l", "-k", "--echo", "--greet", "hi\\n", "0"],
+        ["--struct", "<HI", "--fields", "id,len", "-x", "h", "1"],
+    ],
+)
+def test_whole_command_lines_agree(argv: list[str]) -> None:
+    assert parse_fast(argv) == parse_argv(argv)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--help"],
+        ["-h"],
+        ["--version"],
+        ["-xv", "h", "1"],
+        ["--eol=crlf", "h", "1"],
+        ["--", "h", "1"],
+        ["-v", "-v", "h", "1"],
+        ["-w", "-1", "h", "1"],
+        ["-w"],
+        ["--bogus", "h", "1"],
+    ],
+)
+def test_anything_unusual_is_left_to_typer(argv: list[str]) -> None:
+    assert parse_fast(argv) is None
