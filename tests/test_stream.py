@@ -475,3 +475,39 @@ def test_socat_as_a_real_peer_receives_the_bytes_exactly(tmp_path: os.PathLike[s
     finally:
         server.kill()
         server.wait(5)
+
+
+def test_netcat_as_a_real_peer_gets_our_fin_and_its_reply_reaches_us() -> None:
+    """OpenBSD nc as the server: it prints what we sent, and its own stdin reaches us."""
+    import shutil
+
+    if not shutil.which("nc"):
+        pytest.skip("nc not installed (.ci/run installs netcat-openbsd)")
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        port = placeholder.getsockname()[1]
+    server = subprocess.Popen(
+        ["nc", "-l", "-N", "127.0.0.1", str(port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert server.stdin is not None
+        server.stdin.write(b"from nc\n")
+        server.stdin.close()  # -N: nc sends FIN after its stdin, like tcpcli
+        deadline = time.monotonic() + 10
+        while (result := run_tcpcli("127.0.0.1", str(port), stdin=b"to nc\n")).code == 69:
+            assert time.monotonic() < deadline, "nc did not start listening"
+            time.sleep(0.05)
+        server.wait(10)
+        assert server.stdout is not None
+        server_out = server.stdout.read()
+    finally:
+        if server.stdout is not None:
+            server.stdout.close()
+        server.kill()
+        server.wait(5)
+    assert result.code == 0, result.stderr
+    assert result.stdout == b"from nc\n"
+    assert server_out == b"to nc\n"
