@@ -54,7 +54,7 @@ def handshake_error(exc: BaseException, peer: str, name: str | None, server_side
         return TcpcliError(f"TLS handshake with {peer}: {_timeout_hint(server_side)}", ExitCode.TIMEOUT)
     if isinstance(exc, OSError):
         return translate_os_error(exc, f"TLS handshake with {peer}")
-    raise exc
+    return _tls(f"TLS handshake with {peer} failed: {exc}")  # e.g. a server name OpenSSL cannot use
 
 
 def session_error(exc: OSError, peer: str, doing: str, server_side: bool) -> TcpcliError:
