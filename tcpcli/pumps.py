@@ -1,7 +1,7 @@
 """The copy strategies of stream mode, one per direction, chosen in one place from what the fds are.
 
-Fast paths move bytes inside the kernel: `os.splice` when stdin is a pipe, `os.sendfile` when stdin is a
-regular file. The portable copy loop handles everything else and every option that must see the bytes
+Fast paths move bytes inside the kernel: `os.splice` when stdin or stdout is a pipe, `os.sendfile` when
+stdin is a regular file. The portable copy loop handles everything else and every option that must see the bytes
 (`-C`, `-o`, `--hex-log`, `-x`, `--struct`). Each pump's `transfer()` blocks, moves one chunk and returns
 its size, 0 at end of stream.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import socket
 import stat
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from tcpcli.taps import HexLog, OutputFile, timestamp_now, write_all
 
 COPY_CHUNK = 256 * 1024  # big enough that per-call overhead vanishes, small enough to stay cache friendly
 SPLICE_CHUNK = 1 << 20  # the kernel caps a pipe transfer at the pipe's size anyway
+ROOM_WAIT_MS = 50  # a full pipe (or one too fragmented for the next segment): look again this soon
 PIPE_SIZE = 1 << 20  # Linux's default pipe-max-size: what an unprivileged process may ask for
 
 # splice/sendfile refuse some fd combinations only at the first call (some filesystems and fd kinds):
@@ -153,6 +155,43 @@ class Downlink:
         return None
 
 
+class SpliceDownlink(Downlink):
+    """socket -> stdout pipe inside the kernel, never sleeping on the socket while holding the pipe.
+
+    A blocking splice from TCP waits for data with the *pipe's* lock held, so the reader of stdout cannot
+    drain what is already there: a reader that waits for all of it before sending more deadlocks with us.
+    So we wait for the socket with poll() first and splice only what has arrived.
+    """
+
+    name = "splice"
+
+    def __init__(self, sock: socket.socket, stdout_fd: int) -> None:
+        self._sock = sock
+        self._sock_fd = sock.fileno()
+        self._stdout_fd = stdout_fd
+        self._sock_ready = select.poll()
+        self._sock_ready.register(self._sock_fd, select.POLLIN | select.POLLPRI)
+        self._room = select.poll()
+        self._room.register(stdout_fd, select.POLLOUT)
+
+    def transfer(self) -> int:
+        while True:
+            self._sock_ready.poll()
+            try:
+                moved = os.splice(self._sock_fd, self._stdout_fd, SPLICE_CHUNK)
+            except BrokenPipeError as exc:
+                raise StdoutClosed from exc
+            if moved:
+                return moved
+            # 0 means end of stream, or no room in the pipe for the next segment: a peek tells them apart.
+            try:
+                if not self._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+                    return 0
+            except BlockingIOError:
+                continue
+            self._room.poll(ROOM_WAIT_MS)
+
+
 class CopyDownlink(Downlink):
     name = "copy"
 
@@ -234,11 +273,12 @@ def choose_downlink(
     hex_log: HexLog | None,
     timestamps: bool,
 ) -> Downlink:
-    # No splice here on purpose: on Linux (seen on 6.18) splicing a TCP socket into a pipe can leave the pipe
-    # "readable" to poll() while read() blocks, and splice returns 0 before end of stream; a reader that polls
-    # (Python's subprocess, many event loops) then deadlocks with us. A large-buffer copy is always right.
-    if fd_kind(stdout_fd) == "pipe":
+    stdout_is_pipe = fd_kind(stdout_fd) == "pipe"
+    if stdout_is_pipe:
         enlarge_pipe(stdout_fd)
+    needs_bytes = renderer is not None or output is not None or hex_log is not None
+    if stdout_is_pipe and not needs_bytes and _plain_socket(sock) and hasattr(os, "splice"):
+        return SpliceDownlink(sock, stdout_fd)
     return CopyDownlink(sock, stdout_fd, renderer, output, hex_log, timestamps)
 
 

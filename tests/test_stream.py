@@ -26,7 +26,7 @@ def test_echo_round_trip_is_byte_exact_through_pipes(echo_server: PeerServer) ->
     result = run_tcpcli("-v", "127.0.0.1", str(echo_server.port), stdin=payload)
     assert result.code == 0, result.stderr
     assert result.stdout == payload
-    assert "stdin -> socket by splice, socket -> stdout by copy" in result.stderr
+    assert "stdin -> socket by splice, socket -> stdout by splice" in result.stderr
 
 
 def test_regular_file_stdin_goes_by_sendfile_and_file_stdout_by_copy(
