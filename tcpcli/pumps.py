@@ -1,9 +1,9 @@
 """The copy strategies of stream mode, one per direction, chosen in one place from what the fds are.
 
 Fast paths move bytes inside the kernel: `os.splice` when stdin or stdout is a pipe, `os.sendfile` when
-stdin is a regular file. The portable copy loop handles everything else and every option that must see the bytes
-(`-C`, `-o`, `--hex-log`, `-x`, `--struct`). Each pump's `transfer()` blocks, moves one chunk and returns
-its size, 0 at end of stream.
+stdin is a regular file. The portable copy loop handles everything else and every option that must see the
+bytes (`-C`, `-o`, `--hex-log`, `-x`, `--struct`, TLS). Each pump's `transfer()` blocks, moves one chunk
+and returns its size, 0 at end of stream.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import os
 import select
 import socket
 import stat
-from collections.abc import Callable
 
+from tcpcli.connection import Connection, plain_socket
 from tcpcli.core.newline import CrlfTranslator
 from tcpcli.stream_views import StreamRenderer
 from tcpcli.taps import HexLog, OutputFile, timestamp_now, write_all
@@ -55,7 +55,7 @@ class Uplink:
 
     name = "copy"
 
-    def __init__(self, stdin_fd: int, sock: socket.socket) -> None:
+    def __init__(self, stdin_fd: int, sock: Connection) -> None:
         self.stdin_fd = stdin_fd
         self.sock = sock
         self.sending = False  # holds bytes read from stdin but not yet accepted by the socket
@@ -68,7 +68,7 @@ class CopyUplink(Uplink):
     name = "copy"
 
     def __init__(
-        self, stdin_fd: int, sock: socket.socket, crlf: bool = False, hex_log: HexLog | None = None
+        self, stdin_fd: int, sock: Connection, crlf: bool = False, hex_log: HexLog | None = None
     ) -> None:
         super().__init__(stdin_fd, sock)
         self._buffer = bytearray(COPY_CHUNK)
@@ -97,6 +97,7 @@ class _FallbackUplink(Uplink):
 
     def __init__(self, stdin_fd: int, sock: socket.socket) -> None:
         super().__init__(stdin_fd, sock)
+        self.sock_fd = sock.fileno()
         self._fallback: CopyUplink | None = None
 
     def transfer(self) -> int:
@@ -123,14 +124,14 @@ class SpliceUplink(_FallbackUplink):
         enlarge_pipe(stdin_fd)
 
     def _kernel_transfer(self) -> int:
-        return os.splice(self.stdin_fd, self.sock.fileno(), SPLICE_CHUNK)
+        return os.splice(self.stdin_fd, self.sock_fd, SPLICE_CHUNK)
 
 
 class SendfileUplink(_FallbackUplink):
     name = "sendfile"
 
     def _kernel_transfer(self) -> int:
-        return os.sendfile(self.sock.fileno(), self.stdin_fd, None, SPLICE_CHUNK)
+        return os.sendfile(self.sock_fd, self.stdin_fd, None, SPLICE_CHUNK)
 
 
 class EmptyUplink(Uplink):
@@ -197,7 +198,7 @@ class CopyDownlink(Downlink):
 
     def __init__(
         self,
-        sock: socket.socket,
+        sock: Connection,
         stdout_fd: int,
         renderer: StreamRenderer | None = None,
         output: OutputFile | None = None,
@@ -250,13 +251,13 @@ def enlarge_pipe(fd: int) -> None:
 
 
 def choose_uplink(
-    stdin_fd: int, sock: socket.socket, crlf: bool, hex_log: HexLog | None, kind: str | None = None
+    stdin_fd: int, sock: Connection, crlf: bool, hex_log: HexLog | None, kind: str | None = None
 ) -> Uplink:
     """The fastest strategy the fds allow, unless an option needs to see the bytes."""
     kind = kind or fd_kind(stdin_fd)
     if kind == "closed":
         return EmptyUplink(stdin_fd, sock)
-    if crlf or hex_log is not None or not _plain_socket(sock):
+    if crlf or hex_log is not None or not plain_socket(sock):
         return CopyUplink(stdin_fd, sock, crlf, hex_log)
     if kind == "pipe" and hasattr(os, "splice"):
         return SpliceUplink(stdin_fd, sock)
@@ -266,7 +267,7 @@ def choose_uplink(
 
 
 def choose_downlink(
-    sock: socket.socket,
+    sock: Connection,
     stdout_fd: int,
     renderer: StreamRenderer | None,
     output: OutputFile | None,
@@ -277,12 +278,6 @@ def choose_downlink(
     if stdout_is_pipe:
         enlarge_pipe(stdout_fd)
     needs_bytes = renderer is not None or output is not None or hex_log is not None
-    if stdout_is_pipe and not needs_bytes and _plain_socket(sock) and hasattr(os, "splice"):
+    if stdout_is_pipe and not needs_bytes and plain_socket(sock) and hasattr(os, "splice"):
         return SpliceDownlink(sock, stdout_fd)
     return CopyDownlink(sock, stdout_fd, renderer, output, hex_log, timestamps)
-
-
-def _plain_socket(sock: socket.socket) -> bool:
-    """Kernel fast paths bypass user space, so they are only right for sockets without TLS."""
-    is_tls: Callable[[], object] | None = getattr(sock, "version", None)
-    return is_tls is None

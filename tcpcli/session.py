@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
-from typing import cast
 
+from tcpcli.connection import Connection
 from tcpcli.core.events import format_address
 from tcpcli.net.connect import open_connection
 from tcpcli.report import Reporter
@@ -31,13 +30,11 @@ def run_connect(settings: Settings, reporter: Reporter) -> int:
 
         context = client_context(settings.connect.tls)  # bad certificate files fail before connecting
         sock = open_connection(settings.connect, reporter.event)
-        channel = wrap_client(sock, context, settings.connect, reporter)
-        # duck-typed: TlsChannel has the socket calls the sessions make (recv_into, sendall, shutdown, ...)
-        return run_on_socket(cast(socket.socket, channel), settings, reporter)
+        return run_on_socket(wrap_client(sock, context, settings.connect, reporter), settings, reporter)
     return run_on_socket(open_connection(settings.connect, reporter.event), settings, reporter)
 
 
-def run_on_socket(sock: socket.socket, settings: Settings, reporter: Reporter) -> int:
+def run_on_socket(sock: Connection, settings: Settings, reporter: Reporter) -> int:
     """The session over an open connection; listen mode without -k uses this for its one client too."""
     remote = sock.getpeername()
     peer = format_address(remote[0], remote[1])

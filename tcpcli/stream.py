@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 
+from tcpcli.connection import Connection
 from tcpcli.core.eofpolicy import EofPolicy, Finish, SessionSnapshot, decide
 from tcpcli.core.events import Closed, InputEnded, PathChosen, PeerFinished, TimedOut
 from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
@@ -44,7 +45,7 @@ class StreamSession:
 
     def __init__(
         self,
-        sock: socket.socket,
+        sock: Connection,
         session: SessionSettings,
         view: ViewSettings,
         reporter: Reporter,

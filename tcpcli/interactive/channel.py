@@ -13,8 +13,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
 
+from tcpcli.connection import Connection
 from tcpcli.errors import TcpcliError, translate_os_error
 from tcpcli.interactive.inbox import Inbox
 from tcpcli.taps import HexLog, OutputFile, timestamp_now
@@ -22,15 +22,6 @@ from tcpcli.taps import HexLog, OutputFile, timestamp_now
 # One read takes what the kernel has, up to this much: large enough that a flood costs few trips through
 # the GIL, small enough that `-t` timestamps stay per read.
 RECV_SIZE = 256 * 1024
-
-
-class Connection(Protocol):
-    """What the session needs from a socket or a TLS channel: blocking calls only."""
-
-    def recv(self, size: int, /) -> bytes: ...
-    def sendall(self, data: bytes, /) -> None: ...
-    def shutdown(self, how: int, /) -> None: ...
-    def close(self) -> None: ...
 
 
 class _HalfClose:

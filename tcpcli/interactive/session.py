@@ -18,9 +18,10 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 from prompt_toolkit.patch_stdout import patch_stdout
 
+from tcpcli.connection import Connection
 from tcpcli.core.events import Closed, InputEnded, PeerFinished, TimedOut, describe
 from tcpcli.errors import ExitCode, TcpcliError
-from tcpcli.interactive.channel import Channel, Connection
+from tcpcli.interactive.channel import Channel
 from tcpcli.interactive.display import Display
 from tcpcli.interactive.history import open_history
 from tcpcli.interactive.inbox import Inbox
