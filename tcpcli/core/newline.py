@@ -28,6 +28,11 @@ class CrlfTranslator:
         return out
 
 
+# Codecs that start every encode() with a byte-order mark: one per typed line would litter the stream, so
+# lines go out without it, big-endian for UTF-16/32 (RFC 2781's default, which the decoder assumes too).
+_WITHOUT_BOM = {"utf-16": "utf-16-be", "utf-32": "utf-32-be", "utf-8-sig": "utf-8"}
+
+
 def typed_line(text: str, encoding: str, eol: bytes) -> bytes:
     """The bytes sent for one typed line: the text in the session's codec plus the chosen line ending."""
-    return text.encode(encoding, errors="strict") + eol
+    return text.encode(_WITHOUT_BOM.get(encoding, encoding), errors="strict") + eol

@@ -50,3 +50,9 @@ def test_chunking_never_changes_the_output(data: bytes, cuts: list[int]) -> None
 def test_typed_line_uses_codec_and_ending() -> None:
     assert typed_line("é", "latin-1", b"\r\n") == b"\xe9\r\n"
     assert typed_line("x", "utf-8", b"") == b"x"
+
+
+def test_typed_lines_carry_no_byte_order_mark() -> None:
+    assert typed_line("hi", "utf-16", b"") == b"\x00h\x00i"
+    assert typed_line("hi", "utf-32", b"") == b"\x00\x00\x00h\x00\x00\x00i"
+    assert typed_line("hi", "utf-8-sig", b"\n") == b"hi\n"
