@@ -8,7 +8,9 @@ from tcpcli.settings import View, ViewSettings
 
 
 class StreamRenderer(Protocol):
-    def feed(self, data: bytes, timestamp: str | None) -> bytes: ...
+    def feed(self, data: bytes, timestamp: str | None) -> bytes | memoryview:
+        """The rendering of one received chunk; a memoryview is only valid until the next feed()."""
+        ...
 
     def finish(self) -> str | None:
         """Called once at the end; returns a warning line (without `tcpcli: `) or None."""
@@ -21,11 +23,9 @@ class HexRenderer:
 
         self._dumper = HexDumper()
 
-    def feed(self, data: bytes, timestamp: str | None) -> bytes:
-        dump = self._dumper.feed_bytes(data)
-        if timestamp is not None:
-            return f"[{timestamp}]\n".encode("ascii") + dump
-        return dump
+    def feed(self, data: bytes, timestamp: str | None) -> memoryview:
+        stamp = b"" if timestamp is None else f"[{timestamp}]\n".encode("ascii")
+        return self._dumper.feed_view(data, stamp)  # a reused buffer: no fresh memory per chunk
 
     def finish(self) -> str | None:
         return None

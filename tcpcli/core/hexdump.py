@@ -171,15 +171,41 @@ def format_hex_bytes(chunk: bytes, offset: int = 0) -> bytes:
     return b"".join(parts)  # no copy when there is a single part
 
 
+def _format_hex_into(out: bytearray, prefix: bytes, chunk: bytes, offset: int) -> tuple[bytearray, int]:
+    """Writes prefix + the dump lines of chunk at the start of out: (the buffer used, the length written).
+
+    The buffer is out, or a new larger one when out is too small; out is never resized, so a view of it
+    handed out earlier stays valid.
+    """
+    sizes = _block_sizes(len(chunk), offset)
+    pos = sum(sizes)
+    tail = _tail_lines(chunk, offset, pos).encode("ascii") if pos < len(chunk) else b""
+    end = len(prefix) + pos // BYTES_PER_LINE * _LINE_BYTES + len(tail)
+    if len(out) < end:
+        out = bytearray(end)
+    at = len(prefix)
+    out[:at] = prefix  # same-length slice assignments: in place, no resize
+    pos = 0
+    for size in sizes:
+        with _borrowed_buffer() as buffer:
+            lines = buffer.fill(offset + pos, chunk[pos : pos + size])
+            out[at : at + len(lines)] = lines
+        at += len(lines)
+        pos += size
+    out[at:end] = tail
+    return out, end
+
+
 class HexDumper:
     """The `-x` view: dumps each chunk at once, continuing the byte offset from the previous chunk."""
 
-    __slots__ = ("offset",)
+    __slots__ = ("_out", "offset")
 
     def __init__(self, start_offset: int = 0) -> None:
         if start_offset < 0:
             raise ValueError(f"start_offset must be >= 0, not {start_offset}")
         self.offset = start_offset  # bytes dumped so far (plus the start offset)
+        self._out = bytearray()  # feed_view's reused output buffer (as large as the largest dump so far)
 
     def feed(self, chunk: bytes) -> str:
         text = format_hex_lines(chunk, self.offset)
@@ -191,6 +217,16 @@ class HexDumper:
         lines = format_hex_bytes(chunk, self.offset)
         self.offset += len(chunk)
         return lines
+
+    def feed_view(self, chunk: bytes, prefix: bytes = b"") -> memoryview:
+        """prefix + feed_bytes(chunk), in a buffer this dumper reuses: valid until the next feed_view call.
+
+        The stream view writes each dump out at once. A new object per chunk (1.3 MB for a 256 KiB read)
+        would be fresh memory every time, and faulting its pages in costs as much as formatting them.
+        """
+        self._out, end = _format_hex_into(self._out, prefix, chunk, self.offset)
+        self.offset += len(chunk)
+        return memoryview(self._out)[:end]
 
     def finish(self) -> str:
         """Nothing is held back (and no final offset-only line, unlike hexdump): always ""."""
