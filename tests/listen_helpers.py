@@ -132,13 +132,6 @@ def recv_until(sock: socket.socket, needle: bytes) -> bytes:
     return data
 
 
-def recv_to_eof(sock: socket.socket) -> bytes:
-    chunks = []
-    while chunk := sock.recv(65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def eventually(check: Callable[[], bool], timeout: float = WAIT) -> None:
     """Poll a condition the program cannot signal (bounded, short steps)."""
     deadline = time.monotonic() + timeout

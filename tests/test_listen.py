@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, run_tcpcli
+from tests.conftest import free_port, recv_all, run_tcpcli
 from tests.listen_helpers import (
     eventually,
     recv_exactly,
-    recv_to_eof,
     running,
 )
 
@@ -126,7 +125,7 @@ def test_single_client_gets_stdin_then_fin_and_its_reply_reaches_stdout() -> Non
         with server.connect() as client:
             server.write_stdin(b"to the client\n")
             server.close_stdin()
-            assert recv_to_eof(client) == b"to the client\n"  # stdin EOF -> FIN, as in connect mode
+            assert recv_all(client) == b"to the client\n"  # stdin EOF -> FIN, as in connect mode
             client.sendall(b"reply after FIN\n")
             client.shutdown(socket.SHUT_WR)
             assert server.wait() == 0
@@ -159,7 +158,7 @@ def test_bad_escape_in_greet_is_a_usage_error() -> None:
 
 def test_single_client_idle_timeout_exits_75() -> None:
     with running("-l", "-i", "0.3", "127.0.0.1", "0") as server, server.connect() as client:
-        assert recv_to_eof(client) == b""
+        assert recv_all(client) == b""
         assert server.wait() == 75
         assert "idle timeout" in server.rest_of_stderr()
 
@@ -210,7 +209,7 @@ def test_keep_open_stops_quietly_with_0_when_the_reader_of_stdout_goes_away() ->
         server.proc.stdout.close()  # like `| head -1` exiting
         with server.connect() as client:
             client.sendall(b"nobody reads this\n")
-            assert recv_to_eof(client) == b""
+            assert recv_all(client) == b""
         assert server.wait() == 0
         assert server.rest_of_stderr() == ""
 
@@ -260,11 +259,11 @@ def test_idle_message_is_sent_then_the_client_is_closed_and_the_server_goes_on()
         with server.connect() as client:
             started = time.monotonic()
             client.sendall(b"activity\n")
-            assert recv_to_eof(client) == b"bye, idle\n"
+            assert recv_all(client) == b"bye, idle\n"
             assert 0.25 < time.monotonic() - started < 3
         assert "(idle)" in server.wait_stderr("left")
         with server.connect() as again:
-            assert recv_to_eof(again) == b"bye, idle\n"
+            assert recv_all(again) == b"bye, idle\n"
         assert server.proc.poll() is None
 
 
@@ -273,7 +272,7 @@ def test_max_clients_closes_the_extra_client_at_once_and_admits_after_one_leaves
         first, second = server.connect(), server.connect()
         server.wait_stderr("(2 clients)")
         with server.connect() as extra:
-            assert recv_to_eof(extra) == b""
+            assert recv_all(extra) == b""
         assert "rejected: --max-clients 2 reached" in server.wait_stderr("rejected")
         first.close()
         server.wait_stderr("left")
@@ -290,7 +289,7 @@ def test_verbose_reports_clients_with_addresses_and_byte_counts() -> None:
             client.sendall(b"12345")
             recv_exactly(client, 5)
             client.shutdown(socket.SHUT_WR)
-            assert recv_to_eof(client) == b""
+            assert recv_all(client) == b""
         assert f"client 127.0.0.1:{port} connected (1 client)" in server.wait_stderr("connected")
         left = server.wait_stderr("left")
         assert left == f"tcpcli: client 127.0.0.1:{port} left: sent 5 bytes, received 5 bytes"
@@ -335,7 +334,7 @@ def test_sigterm_sends_fin_to_every_client_and_exits_143() -> None:
             recv_exactly(client, 11)
         assert server.stop(signal.SIGTERM) == 143
         for client in clients:
-            assert recv_to_eof(client) == b""  # FIN, not a reset
+            assert recv_all(client) == b""  # FIN, not a reset
             client.close()
         assert "stopping (SIGTERM): FIN to 3 clients" in server.rest_of_stderr()
 
@@ -344,14 +343,14 @@ def test_sigint_exits_130_and_closes_clients() -> None:
     with running("-l", "-k", "-v", "127.0.0.1", "0") as server, server.connect() as client:
         server.wait_stderr("connected")
         assert server.stop(signal.SIGINT) == 130
-        assert recv_to_eof(client) == b""
+        assert recv_all(client) == b""
 
 
 def test_sigterm_during_a_single_client_session_exits_143_and_the_client_sees_fin() -> None:
     with running("-l", "-v", "127.0.0.1", "0") as server, server.connect() as client:
         server.wait_stderr("connected")
         assert server.stop(signal.SIGTERM) == 143
-        assert recv_to_eof(client) == b""
+        assert recv_all(client) == b""
 
 
 def test_keep_open_appends_what_clients_send_to_the_output_file(tmp_path: Path) -> None:
@@ -468,7 +467,7 @@ def test_keep_open_echo_over_tls_survives_a_failed_handshake(
     with running(*args) as server:
         with server.connect() as plain:  # not TLS at all: its handshake fails, nobody else notices
             plain.sendall(b"GET / HTTP/1.0\r\n\r\n")
-            recv_to_eof(plain)
+            recv_all(plain)
         with client_context.wrap_socket(server.connect(), server_hostname="127.0.0.1") as client:
             assert recv_exactly(client, 3) == b"hi\n"
             client.sendall(b"secret\n")

@@ -8,13 +8,22 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.conftest import TCPCLI, PeerServer, recv_all, run_tcpcli, start_tcpcli
 
 Peer = Callable[..., PeerServer]
+
+
+@pytest.fixture
+def quiet_stdin() -> Iterator[int]:
+    """A stdin that stays open and never sends anything (the write end is held until the test ends)."""
+    read_end, write_end = os.pipe()
+    yield read_end
+    os.close(read_end)
+    os.close(write_end)
 
 
 def _random_bytes(seed: int, size: int) -> bytes:
@@ -152,18 +161,13 @@ def test_quit_after_eof_zero_is_accepted(peer: Peer) -> None:
     assert run_tcpcli("-q", "0", "127.0.0.1", str(server.port), stdin=b"x").code == 0
 
 
-def test_peer_close_with_stdin_held_open_exits_after_quiet_period(peer: Peer) -> None:
+def test_peer_close_with_stdin_held_open_exits_after_quiet_period(peer: Peer, quiet_stdin: int) -> None:
     def handler(conn: socket.socket) -> None:
         conn.sendall(b"bye\n")
 
     server = peer(handler)
-    read_end, write_end = os.pipe()
-    try:
-        proc = start_tcpcli("-v", "127.0.0.1", str(server.port), stdin=read_end)
-        out, err = proc.communicate(timeout=10)
-    finally:
-        os.close(read_end)
-        os.close(write_end)
+    proc = start_tcpcli("-v", "127.0.0.1", str(server.port), stdin=quiet_stdin)
+    out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert out == b"bye\n"
     assert b"peer closed its side (FIN)" in err
@@ -226,14 +230,9 @@ def _reset(conn: socket.socket) -> None:
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
 
 
-def test_peer_reset_exits_74_with_a_message_and_keeps_what_arrived(peer: Peer) -> None:
+def test_peer_reset_exits_74_with_a_message_and_keeps_what_arrived(peer: Peer, quiet_stdin: int) -> None:
     server = peer(_reset)
-    read_end, write_end = os.pipe()
-    try:
-        result = run_tcpcli("127.0.0.1", str(server.port), stdin=read_end)
-    finally:
-        os.close(read_end)
-        os.close(write_end)
+    result = run_tcpcli("127.0.0.1", str(server.port), stdin=quiet_stdin)
     assert result.code == 74
     assert result.stdout == b"partial"
     assert result.stderr.startswith("tcpcli: ") and "reset" in result.stderr
@@ -259,31 +258,21 @@ def test_closed_stdout_reader_gives_a_quiet_exit(peer: Peer) -> None:
     assert err == b""
 
 
-def test_idle_timeout_exits_75(peer: Peer) -> None:
+def test_idle_timeout_exits_75(peer: Peer, quiet_stdin: int) -> None:
     server = peer(_hold_open)
-    read_end, write_end = os.pipe()
-    try:
-        result = run_tcpcli("-i", "0.4", "127.0.0.1", str(server.port), stdin=read_end)
-    finally:
-        os.close(read_end)
-        os.close(write_end)
+    result = run_tcpcli("-i", "0.4", "127.0.0.1", str(server.port), stdin=quiet_stdin)
     assert result.code == 75
     assert "idle timeout" in result.stderr
 
 
-def test_traffic_postpones_the_idle_timeout(peer: Peer) -> None:
+def test_traffic_postpones_the_idle_timeout(peer: Peer, quiet_stdin: int) -> None:
     def ticker(conn: socket.socket) -> None:
         for _ in range(6):
             conn.sendall(b".")
             time.sleep(0.15)
 
     server = peer(ticker)
-    read_end, write_end = os.pipe()
-    try:
-        result = run_tcpcli("-i", "0.5", "127.0.0.1", str(server.port), stdin=read_end)
-    finally:
-        os.close(read_end)
-        os.close(write_end)
+    result = run_tcpcli("-i", "0.5", "127.0.0.1", str(server.port), stdin=quiet_stdin)
     assert result.code == 0, result.stderr
     assert result.stdout == b"......"
 

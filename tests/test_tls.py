@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PeerServer, free_port, run_tcpcli, start_tcpcli
+from tests.conftest import PeerServer, free_port, recv_all, run_tcpcli, start_tcpcli
 from tests.tls_helpers import (
     OPENSSL,
     WAIT,
@@ -25,7 +25,6 @@ from tests.tls_helpers import (
     OpensslServer,
     Pki,
     make_pki,
-    read_to_end,
     server_context,
     tls_echo,
     tls_handler,
@@ -108,7 +107,7 @@ def test_stdin_eof_sends_close_notify_and_keeps_reading(pki: Pki, tls_peer: TlsP
     clean: list[bool] = []
 
     def count_then_reply(tls: ssl.SSLSocket) -> None:
-        data = read_to_end(tls)
+        data = recv_all(tls)
         tls.sendall(f"got {len(data)} bytes after your close_notify\n".encode())
         tls.unwrap()  # raises unless the client's close_notify arrived
         clean.append(True)
@@ -272,7 +271,7 @@ def test_client_certificate_is_presented(pki: Pki, tls_peer: TlsPeer) -> None:
         cert = tls.getpeercert()
         subjects.append(str(cert.get("subject")))
         tls.sendall(b"hello client\n")
-        read_to_end(tls)
+        recv_all(tls)
 
     context = server_context(pki.server, client_ca=pki.ca)
     server = tls_peer(pki.server, who, context=context)

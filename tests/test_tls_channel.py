@@ -18,8 +18,8 @@ from tcpcli.errors import ExitCode, TcpcliError
 from tcpcli.net.tls import TlsChannel, client_context, server_context, wrap_client, wrap_server
 from tcpcli.report import Reporter
 from tcpcli.settings import ConnectSettings, TlsSettings
-from tests.conftest import PeerServer
-from tests.tls_helpers import WAIT, Pki, make_pki, read_to_end, tls_echo, tls_handler
+from tests.conftest import PeerServer, recv_all
+from tests.tls_helpers import WAIT, Pki, make_pki, tls_echo, tls_handler
 from tests.tls_helpers import server_context as peer_context
 
 Peer = Callable[..., PeerServer]
@@ -124,7 +124,7 @@ def test_data_held_inside_tls_survives_sending_close_notify(
         for record in records:
             tls.sendall(record)
         sent.set()
-        read_to_end(tls)  # our close_notify
+        recv_all(tls)  # our close_notify
         tls.sendall(b"tail after close_notify")
         tls.unwrap()
 

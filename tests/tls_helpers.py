@@ -140,14 +140,6 @@ def tls_handler(context: ssl.SSLContext, inner: TlsHandler) -> Handler:
     return handle
 
 
-def read_to_end(tls: ssl.SSLSocket) -> bytes:
-    """Everything until the client's close_notify (or a bare EOF)."""
-    chunks = []
-    while data := tls.recv(65536):
-        chunks.append(data)
-    return b"".join(chunks)
-
-
 def tls_echo(tls: ssl.SSLSocket) -> None:
     """Echo until the client's close_notify, then answer with ours."""
     while data := tls.recv(65536):
