@@ -500,3 +500,18 @@ def test_netcat_as_a_real_peer_gets_our_fin_and_its_reply_reaches_us() -> None:
     assert result.code == 0, result.stderr
     assert result.stdout == b"from nc\n"
     assert server_out == b"to nc\n"
+
+
+def test_stream_mode_starts_without_the_heavy_imports(echo_server: PeerServer) -> None:
+    """Scripts pay the start-up on every call: no typer, rich, prompt_toolkit or asyncio for a plain pipe."""
+    proc = subprocess.run(
+        [*TCPCLI[:1], "-X", "importtime", *TCPCLI[1:], "127.0.0.1", str(echo_server.port)],
+        input=b"x",
+        capture_output=True,
+        timeout=20,
+    )
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines() if "|" in line}
+    assert "tcpcli.stream" in imported  # the listing was read right
+    for heavy in ("typer", "click", "rich", "prompt_toolkit", "asyncio", "ssl"):
+        assert heavy not in imported, heavy
