@@ -325,6 +325,9 @@ def _listen_settings(flags: Flags, family: int, sockopts: SocketOptions, tls: Tl
         _usage("-s/-p set the local address of a connection; with -l give the address as [HOST] PORT")
     if flags.tls and not (flags.cert and flags.key):
         _usage("-l --tls needs --cert FILE and --key FILE to serve TLS")
+    for name, given in (("--sni", flags.sni is not None), ("--insecure", flags.insecure)):
+        if given:
+            _usage(f"{name} is for connecting to a TLS server; with -l the server's name is in --cert")
     if flags.echo and flags.broadcast:
         _usage("--echo and --broadcast cannot be combined")
     return ListenSettings(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 
 import pytest
 
 from tcpcli import __version__
-from tests.conftest import run_tcpcli
+from tests.conftest import TCPCLI, run_tcpcli
 
 # A port nothing listens on: validation must fail before any connection is tried (else we'd see 69).
 CLOSED = "1"
@@ -49,6 +50,8 @@ CLOSED = "1"
         (["-l"], 2, "needs a PORT"),
         (["-l", "65536"], 2, "not a port number"),
         (["--demo", "127.0.0.1"], 2, "takes no HOST"),
+        (["-l", "--tls", "--cert", "c", "--key", "k", "--sni", "x", "0"], 2, "--sni is for connecting"),
+        (["-l", "--tls", "--cert", "c", "--key", "k", "--insecure", "0"], 2, "--insecure is for connecting"),
     ],
 )
 def test_bad_input_is_one_line_with_its_code(args: list[str], code: int, words: str) -> None:
@@ -111,30 +114,16 @@ def test_unreadable_input_file_is_66(tmp_path: os.PathLike[str]) -> None:
     assert "--cafile" in result.stderr
 
 
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv to drop root")
 def test_binding_a_privileged_source_port_as_a_normal_user_is_77() -> None:
-    if os.geteuid() != 0:
-        result = run_tcpcli("-p", "80", "127.0.0.1", CLOSED)
-    else:
-        # As root, run the program as `nobody` to see what a normal user sees.
-        result_proc = subprocess.run(
-            [
-                "python3",
-                "-c",
-                "import os; os.setgid(65534); os.setuid(65534); os.execvp(os.environ['PY'], "
-                "[os.environ['PY'], '-m', 'tcpcli', '-p', '80', '127.0.0.1', '1'])",
-            ],
-            env={**os.environ, "PY": __import__("sys").executable},
-            capture_output=True,
-            text=True,
-            timeout=20,
-            cwd=os.path.dirname(os.path.dirname(__file__)),
-        )
-        if "Permission denied" in result_proc.stderr and "Traceback" in result_proc.stderr:
-            pytest.skip("the test venv is not readable by nobody")
-        assert result_proc.returncode == 77, result_proc.stderr
-        assert "permission denied" in result_proc.stderr
-        return
-    assert result.code == 77
+    command = [*TCPCLI, "-p", "80", "127.0.0.1", CLOSED]
+    if os.geteuid() == 0:  # run as `nobody` to see what a normal user sees
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=20, cwd=os.getcwd())
+    if "No module named" in proc.stderr or "Permission denied: '" in proc.stderr:
+        pytest.skip("the unprivileged user cannot read the checkout")
+    assert proc.returncode == 77, proc.stderr
+    assert proc.stderr == "tcpcli: bind to 0.0.0.0:80: permission denied (ports below 1024 need privileges)\n"
 
 
 def test_version_and_help() -> None:
