@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-import pty
 import shutil
 import signal
 import socket
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, recv_all, run_tcpcli
+from tests.conftest import recv_all, run_tcpcli
 from tests.listen_helpers import (
     eventually,
     recv_exactly,
@@ -368,78 +367,6 @@ def test_sigterm_while_waiting_for_the_single_client_exits_143() -> None:
     with running("-l", "127.0.0.1", "0") as server:
         assert server.stop(signal.SIGTERM) == 143
         assert server.rest_of_stderr() == ""
-
-
-def test_keep_open_in_a_terminal_labels_lines_and_never_prints_raw_controls() -> None:
-    port = free_port()
-    primary, secondary = pty.openpty()
-    from tests.conftest import TCPCLI
-
-    proc = subprocess.Popen(
-        [*TCPCLI, "-l", "-k", "127.0.0.1", str(port)],
-        stdin=secondary,
-        stdout=secondary,
-        stderr=subprocess.PIPE,
-        start_new_session=False,
-    )
-    os.close(secondary)
-    try:
-        assert proc.stderr is not None
-        assert b"listening on" in proc.stderr.readline()
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
-            local = client.getsockname()[1]
-            client.sendall(b"evil \x1b]0;title\x07 line\nprompt> ")
-            screen = b""
-            deadline = time.monotonic() + 10
-            while b"prompt> " not in screen and time.monotonic() < deadline:
-                screen += os.read(primary, 4096)
-        text = screen.decode()
-        assert f"[127.0.0.1:{local}] evil \\x1b]0;title\\x07 line" in text
-        assert f"[127.0.0.1:{local}] prompt> " in text
-        assert "\x1b" not in text
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(10)
-        proc.stderr.close()
-        os.close(primary)
-
-
-def test_keep_open_typed_lines_in_a_terminal_go_to_clients() -> None:
-    port = free_port()
-    primary, secondary = pty.openpty()
-    from tests.conftest import TCPCLI
-
-    proc = subprocess.Popen(
-        [*TCPCLI, "-l", "-k", "-C", "-v", "127.0.0.1", str(port)],
-        stdin=secondary,
-        stdout=secondary,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=lambda: _take_terminal(secondary),
-    )
-    os.close(secondary)
-    try:
-        assert proc.stderr is not None
-        assert b"listening on" in proc.stderr.readline()
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
-            client.settimeout(10)
-            while b"connected" not in proc.stderr.readline():  # the client is in before the line is typed
-                pass
-            os.write(primary, b"typed line\n")
-            assert recv_exactly(client, 12) == b"typed line\r\n"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(10)
-        proc.stderr.close()
-        os.close(primary)
-
-
-def _take_terminal(fd: int) -> None:
-    """In the child: make the pty our controlling terminal, as a shell would for a foreground job."""
-    import fcntl
-    import termios
-
-    fcntl.ioctl(fd, termios.TIOCSCTTY, 0)
 
 
 # ---------------------------------------------------------------- TLS

@@ -45,6 +45,14 @@ class Display:
         """The held partial line, rendered with the console's styles (ANSI SGR only), for the input line."""
         return self._partial_ansi
 
+    @property
+    def holds_partial(self) -> bool:
+        return bool(self._partial.plain)
+
+    def show(self, text: Text) -> None:
+        """Already rendered peer data (the keep-open server's labelled lines), after a held partial line."""
+        self._emit(text)
+
     def show_header(self) -> None:
         header = self.view.header()
         if header is not None:

@@ -24,6 +24,7 @@ WARNING = "bold yellow"
 NOTE = "italic yellow"  # flood notes: what was not shown
 STAMP = "dim"  # -t timestamps
 HEADER = "bold"  # the --struct table header
+LABEL = "bold blue"  # `[1.2.3.4:5678] ` before a line from one of the keep-open server's clients
 
 _PIECE_STYLES = {PieceKind.TEXT: RECEIVED, PieceKind.ESCAPE: ESCAPED, PieceKind.INVALID: INVALID}
 

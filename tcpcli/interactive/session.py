@@ -8,11 +8,9 @@ bounded amount of drawing and typed keys keep echoing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sys
 import time
-from collections.abc import Callable, Mapping
-from typing import TextIO, cast
+from collections.abc import Mapping
+from typing import TextIO
 
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
@@ -22,17 +20,14 @@ from tcpcli.connection import Connection
 from tcpcli.core.events import Closed, InputEnded, PeerFinished, TimedOut, describe
 from tcpcli.errors import ExitCode, TcpcliError
 from tcpcli.interactive.channel import Channel
-from tcpcli.interactive.display import Display
-from tcpcli.interactive.history import open_history
+from tcpcli.interactive.front import Front
 from tcpcli.interactive.inbox import Inbox
 from tcpcli.interactive.pacing import FramePacer
-from tcpcli.interactive.prompt import make_prompt_session, prompt_message
-from tcpcli.interactive.render import WARNING, make_console
-from tcpcli.interactive.screen import ScreenWriter
+from tcpcli.interactive.render import WARNING
 from tcpcli.interactive.toolbar import LinkState, Stats, toolbar_fragments
 from tcpcli.interactive.typed import InputRules, Refuse, decide_line, split_lines
 from tcpcli.interactive.views import make_view
-from tcpcli.report import Reporter, color_enabled
+from tcpcli.report import Reporter
 from tcpcli.settings import Settings, View
 from tcpcli.taps import HexLog, OutputFile
 
@@ -42,8 +37,6 @@ FRAME = 0.03
 BACKLOG = 256 * 1024
 # After a skip, a frame shows only the newest bytes: a flood scrolls past faster than anyone reads anyway.
 FLOOD_TAIL = 4 * 1024
-# How long the input line gets to close itself before its task is cancelled.
-PROMPT_EXIT_WAIT = 1.0
 
 
 def run_interactive(sock: Connection, settings: Settings, reporter: Reporter, peer: str) -> int:
@@ -81,71 +74,50 @@ class InteractiveSession:
         self._done: asyncio.Future[int] = self._loop.create_future()
         session, view = self._settings.session, self._settings.view
         wake = asyncio.Event()
-        self._inbox = Inbox(BACKLOG, notify=lambda: self._call_soon(wake.set))
+        self._inbox = Inbox(BACKLOG, notify=lambda: self._front.call_soon(wake.set))
         self._channel = Channel(
             self._conn,
             self._inbox,
             self._peer,
-            on_send_error=lambda exc: self._call_soon(self._fail, exc),
+            on_send_error=lambda exc: self._front.call_soon(self._fail, exc),
             output=OutputFile(session.output) if session.output else None,
             hex_log=HexLog(session.hex_log) if session.hex_log else None,
             timestamps=view.timestamps,
         )
-        color = color_enabled(view.color, self._screen_file or sys.stdout)
-        writer = ScreenWriter(lambda: self._prompt.app)
-        self._display = Display(
-            make_console(self._screen_file or cast(TextIO, writer), color),
-            make_view(self._mode, view),
-            view.timestamps,
-            session.output,
-        )
-        self._prompt = make_prompt_session(
-            lambda: prompt_message(self._display.partial, self._mode),
+        self._front = Front(
+            self._settings,
+            lambda: self._mode,
             self._rules,
             self._send_line,
             lambda: toolbar_fragments(self.stats(), self._can_toggle()),
-            open_history(session.history, self._warn_threadsafe, self._environ),
-            color,
             self._toggle_view if self._can_toggle() else None,
             self._pt_input,
             self._pt_output,
+            self._screen_file,
+            self._environ,
         )
+        self._display = self._front.display
         self._display.event(f"connected to {self._peer} (Enter sends a line, Ctrl-D sends FIN, Ctrl-C quits)")
         self._display.show_header()
         self._channel.start()
         with patch_stdout(raw=True):  # a stray print (a library warning) must not tear the input line either
-            return await self._supervise(wake, writer)
+            return await self._supervise(wake)
 
-    async def _supervise(self, wake: asyncio.Event, writer: ScreenWriter) -> int:
-        writing = asyncio.create_task(writer.run())
-        prompting = asyncio.create_task(self._read_lines())
+    async def _supervise(self, wake: asyncio.Event) -> int:
+        self._front.start(self._end_input, lambda: self._finish(ExitCode.INTERRUPTED))
         others = [asyncio.create_task(self._show_received(wake)), asyncio.create_task(self._watch_clock())]
         try:
             return await self._done
         finally:
             self._state = LinkState.CLOSED
-            await self._stop_prompt(prompting)
+            await self._front.stop_input()
             for task in others:
                 task.cancel()
             await asyncio.gather(*others, return_exceptions=True)
-            self._display.end_partial_line()
-            writer.close()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(writing, PROMPT_EXIT_WAIT)
+            await self._front.close()
             self._channel.close()
 
     # ------------------------------------------------------------ keys and typed lines
-
-    async def _read_lines(self) -> None:
-        """One prompt runs while the connection is open; it only returns for Ctrl-D, Ctrl-C or the end."""
-        while not self._done.done():
-            try:
-                await self._prompt.prompt_async()
-            except KeyboardInterrupt:
-                self._finish(ExitCode.INTERRUPTED)
-                return
-            except EOFError:
-                self._end_input()
 
     def _send_line(self, line: str) -> None:
         decision = decide_line(line, self._rules())
@@ -167,13 +139,6 @@ class InteractiveSession:
         self._state = LinkState.HALF_CLOSED if half_close else LinkState.INPUT_ENDED
         self._input_ended_at = time.monotonic()
         self._display.event(describe(InputEnded(sent_fin=half_close)))
-
-    async def _stop_prompt(self, task: asyncio.Task[None]) -> None:
-        app = self._prompt.app
-        if app.is_running and app.future is not None and not app.future.done():
-            app.exit(result="")
-        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(task, PROMPT_EXIT_WAIT)
 
     def _rules(self) -> InputRules:
         view, session = self._settings.view, self._settings.session
@@ -203,7 +168,7 @@ class InteractiveSession:
                 started = time.perf_counter()
                 self._display.received(batch)
                 pacer.record(sum(len(chunk.data) for chunk in batch.chunks), time.perf_counter() - started)
-                self._prompt.app.invalidate()  # the held partial line is part of the input line
+                self._front.prompt.app.invalidate()  # the held partial line is part of the input line
                 if batch.ended:
                     self._peer_closed(batch.error)
                     return
@@ -271,12 +236,3 @@ class InteractiveSession:
     def _fail(self, error: TcpcliError) -> None:
         if not self._done.done():
             self._done.set_exception(error)
-
-    def _call_soon(self, callback: Callable[..., object], *args: object) -> None:
-        """From another thread; after the loop has closed there is nobody left to tell."""
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(callback, *args)
-
-    def _warn_threadsafe(self, message: str) -> None:
-        """History warnings may come from prompt_toolkit's history thread."""
-        self._call_soon(self._display.event, message, WARNING)

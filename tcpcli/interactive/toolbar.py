@@ -23,6 +23,7 @@ class Stats:
     received: int
     sent: int
     state: LinkState
+    clients: int | None = None  # the keep-open server: how many are connected (None: one connection)
 
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
@@ -46,13 +47,22 @@ _KEYS = {
 }
 
 
+# The keep-open server: Ctrl-D only ends typed input (the server goes on), Ctrl-C stops the server.
+_SERVER_KEYS = {
+    LinkState.OPEN: "Ctrl-D: end input  Ctrl-C: stop",
+    LinkState.INPUT_ENDED: "Ctrl-C: stop",
+    LinkState.CLOSED: "",
+}
+
+
 def toolbar_fragments(stats: Stats, can_toggle: bool = False) -> StyleAndTextTuples:
-    """prompt_toolkit formatted text: `peer | mode | encoding | in/out | state | keys`."""
-    keys = _KEYS[stats.state]
+    """prompt_toolkit formatted text: `peer | [clients |] mode | encoding | in/out | state | keys`."""
+    keys = _KEYS[stats.state] if stats.clients is None else _SERVER_KEYS.get(stats.state, "")
     if can_toggle and stats.state is not LinkState.CLOSED:
         keys += "  F2: " + ("text" if stats.mode == "hex" else "hex")
     parts: StyleAndTextTuples = [
         ("class:toolbar.peer", f" {stats.peer} "),
+        *_client_count(stats.clients),
         ("class:toolbar", f"| {stats.mode} | {stats.encoding} "),
         ("class:toolbar", f"| in {format_size(stats.received)} out {format_size(stats.sent)} "),
         (f"class:toolbar.state.{stats.state.name.lower()}", f"| {stats.state.value} "),
@@ -60,3 +70,9 @@ def toolbar_fragments(stats: Stats, can_toggle: bool = False) -> StyleAndTextTup
     if keys:
         parts.append(("class:toolbar.keys", f"| {keys} "))
     return parts
+
+
+def _client_count(clients: int | None) -> StyleAndTextTuples:
+    if clients is None:
+        return []
+    return [("class:toolbar.clients", f"| {clients} client{'' if clients == 1 else 's'} ")]

@@ -12,20 +12,28 @@ import os
 import signal
 import socket
 import ssl
-import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tcpcli.core.events import ClientConnected, ClientLeft, ClientRejected, ServerInputEnded, ServerStopping
+from tcpcli.core.events import (
+    ClientConnected,
+    ClientLeft,
+    ClientRejected,
+    Event,
+    ServerInputEnded,
+    ServerStopping,
+)
 from tcpcli.errors import ExitCode, TcpcliError
-from tcpcli.listen.bind import LISTEN_BACKLOG
+from tcpcli.listen.bind import LISTEN_BACKLOG, listening_address
 from tcpcli.listen.client import Client
-from tcpcli.listen.labelled import LabelledView
 from tcpcli.listen.local import InputReader, OutputWriter, can_read_stdin
 from tcpcli.listen.relay import Relay, Relaying
 from tcpcli.net.sockopts import apply_socket_options
 from tcpcli.report import Reporter
 from tcpcli.settings import ListenSettings, Settings
 from tcpcli.taps import OutputFile
+
+if TYPE_CHECKING:
+    from tcpcli.listen.terminal import ServerTerminal
 
 # A client that never completes the TLS handshake is dropped after this long.
 TLS_HANDSHAKE_TIMEOUT = 10.0
@@ -83,13 +91,16 @@ class KeepOpenServer:
         self._stopping = asyncio.Event()
         self._relay = Relay(_relaying(self._listen))
         self._reading_paused = False
-        output = OutputFile(self._settings.session.output) if self._settings.session.output else None
-        self._writer = OutputWriter(1, output, self._pause_clients, self._output_stopped)
-        self._labelled = (
-            LabelledView(self._writer.write, self._settings.view.encoding, sys.stdout.encoding or "utf-8")
-            if self._interactive
-            else None
-        )
+        self._output = OutputFile(self._settings.session.output) if self._settings.session.output else None
+        self._writer: OutputWriter | None = None
+        self._terminal: ServerTerminal | None = None
+        if self._interactive:
+            from tcpcli.listen.terminal import ServerTerminal
+
+            address = listening_address(self._listener)
+            self._terminal = ServerTerminal(self._settings, address, self._relay, self._interrupted)
+        else:
+            self._writer = OutputWriter(1, self._output, self._pause_clients, self._output_stopped)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._signalled, signum)
         listen = self._listen
@@ -102,18 +113,36 @@ class KeepOpenServer:
             ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if self._tls is not None else None,
         )
         try:
-            async with asyncio.TaskGroup() as tasks:
-                pump = tasks.create_task(self._pump_input()) if can_read_stdin() else None
-                await self._stopping.wait()
-                if pump is not None:
-                    pump.cancel()
-            await self._shutdown()
+            if self._terminal is not None:
+                await self._serve_terminal(self._terminal)
+            else:
+                await self._serve_pipes()
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
-            if output is not None:
-                output.close()
+            if self._output is not None:
+                self._output.close()
         return ExitCode.OK
+
+    async def _serve_pipes(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            pump = tasks.create_task(self._pump_input()) if can_read_stdin() else None
+            await self._stopping.wait()
+            if pump is not None:
+                pump.cancel()
+        await self._shutdown()
+
+    async def _serve_terminal(self, terminal: ServerTerminal) -> None:
+        """The input line runs on this loop; it goes after the last events (clients told to go) are shown."""
+        from prompt_toolkit.patch_stdout import patch_stdout
+
+        with patch_stdout(raw=True):  # a stray print (a library warning) must not tear the input line
+            terminal.start()
+            try:
+                await self._stopping.wait()
+                await self._shutdown()
+            finally:
+                await terminal.close()
 
     # ------------------------------------------------------------ what clients report (the Hub protocol)
 
@@ -128,14 +157,14 @@ class KeepOpenServer:
         else:
             reason = ""
         if reason:
-            self._reporter.event(ClientRejected(client.peer, reason))
+            self._report(ClientRejected(client.peer, reason))
             transport.close()
             return False
         apply_socket_options(transport.get_extra_info("socket"), self._listen.sockopts)
         self._relay.add(client)
         if self._reading_paused:
             transport.pause_reading()
-        self._reporter.event(ClientConnected(client.peer, len(self._relay.clients)))
+        self._report(ClientConnected(client.peer, len(self._relay.clients)))
         if self._listen.greet:
             client.send(self._listen.greet)
         if not self._listen.keep_open:
@@ -144,9 +173,10 @@ class KeepOpenServer:
         return True
 
     def client_data(self, client: Client, data: bytes) -> None:
-        if self._labelled is not None:
-            self._labelled.feed(client, client.peer, data)
-        else:
+        if self._terminal is not None:
+            self._write_output(data)
+            self._terminal.received(client, data)
+        elif self._writer is not None:
             self._writer.write(data)
         self._relay.from_client(client, data)
 
@@ -157,13 +187,11 @@ class KeepOpenServer:
         if client not in self._relay.clients:
             return  # rejected at the door: already reported
         self._relay.remove(client)
-        if self._labelled is not None:
-            self._labelled.finish(client)
+        if self._terminal is not None:
+            self._terminal.left(client)
         event = ClientLeft(client.peer, client.sent, client.received, client.leave_reason)
-        if client.leave_reason == "not reading":
-            self._reporter.always(event)  # data was lost for that client: worth a line even without -v
-        else:
-            self._reporter.event(event)
+        # data was lost for a client that was not reading: worth a line even without -v
+        self._report(event, always=client.leave_reason == "not reading")
         if not self._listen.keep_open and not self._stopping.is_set():
             if client.leave_reason == "idle":
                 seconds = f"{self._settings.session.idle_timeout:g}"
@@ -181,7 +209,7 @@ class KeepOpenServer:
         try:
             while data := await reader.read():
                 self._relay.from_local(data)
-            self._reporter.event(ServerInputEnded(len(self._relay.clients)))
+            self._report(ServerInputEnded(len(self._relay.clients)))
         finally:
             reader.stop()
 
@@ -197,12 +225,36 @@ class KeepOpenServer:
                 else:
                     client.transport.resume_reading()
 
+    def _write_output(self, data: bytes) -> None:
+        """-o in a terminal: the file gets every byte on the loop (a file write does not block for long)."""
+        if self._output is None or self._stopping.is_set():
+            return
+        try:
+            self._output.write(data)
+        except TcpcliError as exc:
+            self.error = exc
+            self._stopping.set()
+
+    def _report(self, event: Event, always: bool = False) -> None:
+        """In a terminal every event is a line above the input line; else on stderr (with -v, or always)."""
+        if self._terminal is not None:
+            self._terminal.event(event)
+        elif always:
+            self._reporter.always(event)
+        else:
+            self._reporter.event(event)
+
     def _output_stopped(self) -> None:
+        assert self._writer is not None
         if self._writer.failed is not None:
             self.error = self._writer.failed
         self._stopping.set()
 
     # ------------------------------------------------------------ stopping
+
+    def _interrupted(self) -> None:
+        """Ctrl-C at the input line (the terminal is in raw mode: no SIGINT) stops the server like SIGINT."""
+        self._signalled(signal.SIGINT)
 
     def _signalled(self, signum: int) -> None:
         if self.signal is None:
@@ -215,7 +267,7 @@ class KeepOpenServer:
         clients = list(self._relay.clients)
         if self.signal is not None or clients:
             why = "SIGINT" if self.signal == signal.SIGINT else "SIGTERM" if self.signal else "done"
-            self._reporter.event(ServerStopping(why, len(clients)))
+            self._report(ServerStopping(why, len(clients)))
         for client in clients:
             client.leave_reason = client.leave_reason or "server stopping"
             client.finish()
@@ -232,14 +284,18 @@ class KeepOpenServer:
                 client.close("server stopping")
         for _ in range(2):  # let connection_lost callbacks run: they report the `client left` events
             await asyncio.sleep(0)
-        if not self._writer.stopped:
+        if self._writer is not None and not self._writer.stopped:
             self._writer.drain(SHUTDOWN_GRACE)
 
     def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """asyncio's own complaints (e.g. out of file descriptors while accepting) as one stderr line."""
         exc = context.get("exception")
         detail = f": {exc}" if exc is not None else ""
-        self._reporter.warning(f"{context.get('message', 'event loop error')}{detail}")
+        message = f"{context.get('message', 'event loop error')}{detail}"
+        if self._terminal is not None:
+            self._terminal.warning(message)
+        else:
+            self._reporter.warning(message)
 
 
 def _relaying(listen: ListenSettings) -> Relaying:

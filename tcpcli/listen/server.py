@@ -35,10 +35,11 @@ def run_listen(settings: Settings, reporter: Reporter) -> int:
     reporter.always(Listening(listening_address(listener)))  # first stderr line: scripts read the port
     if not many:
         return _serve_one(listener, settings, reporter, context)
-    _warn_unused_views(settings, reporter)
+    interactive = is_interactive()
+    _warn_unused_views(settings, reporter, interactive)
     from tcpcli.listen.keepopen import serve_many
 
-    return serve_many(listener, settings, reporter, is_interactive(), context)
+    return serve_many(listener, settings, reporter, interactive, context)
 
 
 def needs_server_engine(listen: ListenSettings) -> bool:
@@ -82,14 +83,14 @@ def _serve_one(
     return run_on_socket(stream, settings, reporter)
 
 
-def _warn_unused_views(settings: Settings, reporter: Reporter) -> None:
-    """The many-clients server shows received data raw (or labelled lines in a terminal), never a view."""
+def _warn_unused_views(settings: Settings, reporter: Reporter, interactive: bool) -> None:
+    """The many-clients server writes received data raw; in a terminal it shows it through the view."""
     unused = [
         name
         for name, given in (
-            ("-x/--hex", settings.view.view is View.HEX),
-            ("-b/--binary", settings.view.view is View.BINARY),
-            ("--struct", settings.view.view is View.STRUCT),
+            ("-x/--hex", settings.view.view is View.HEX and not interactive),
+            ("-b/--binary", settings.view.view is View.BINARY and not interactive),
+            ("--struct", settings.view.view is View.STRUCT and not interactive),
             ("-t/--timestamps", settings.view.timestamps),
             ("--hex-log", settings.session.hex_log is not None),
             ("-q", settings.session.quit_after_eof is not None),

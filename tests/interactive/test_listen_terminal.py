@@ -1,0 +1,131 @@
+"""The keep-open server in a terminal: the real program in a pty, real clients on loopback."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.conftest import free_port
+from tests.interactive.conftest import WAIT, Terminal, read_until
+
+Start = Callable[..., Terminal]
+
+
+@pytest.fixture
+def clients() -> Iterator[list[socket.socket]]:
+    opened: list[socket.socket] = []
+    yield opened
+    for sock in opened:
+        sock.close()
+
+
+def serve(terminal: Start, *flags: object) -> tuple[Terminal, int]:
+    port = free_port()
+    term = terminal("-l", "-k", *flags, "127.0.0.1", port)
+    term.wait_for("| 0 clients")  # the toolbar: the input line is up
+    return term, port
+
+
+def join(term: Terminal, port: int, opened: list[socket.socket]) -> tuple[socket.socket, str]:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    sock.settimeout(WAIT)
+    opened.append(sock)
+    label = f"127.0.0.1:{sock.getsockname()[1]}"
+    term.wait_for(f"client {label} connected")
+    return sock, label
+
+
+def test_two_clients_are_labelled_and_escapes_are_shown_not_obeyed(
+    terminal: Start, clients: list[socket.socket]
+) -> None:
+    term, port = serve(terminal)
+    first, first_label = join(term, port, clients)
+    second, second_label = join(term, port, clients)
+    term.wait_for("| 2 clients")
+    first.sendall(b"hello from one\n")
+    term.wait_for(f"[{first_label}] hello from one")
+    second.sendall(b"two \x1b]0;pwned\x07\x1b[2J[bold]x end\n")
+    term.wait_for(f"[{second_label}] two " + r"\x1b]0;pwned\x07\x1b[2J[bold]x end")
+    assert f"[{first_label}] hello from one" in term.text()  # the clear-screen did not happen
+    assert term.screen.title == ""
+
+
+def test_a_typed_line_reaches_every_client_and_up_recalls_it(
+    terminal: Start, clients: list[socket.socket]
+) -> None:
+    term, port = serve(terminal)
+    first, _ = join(term, port, clients)
+    second, _ = join(term, port, clients)
+    term.enter("to everyone")
+    assert read_until(first, b"\n") == b"to everyone\n"
+    assert read_until(second, b"\n") == b"to everyone\n"
+    term.wait_for("> to everyone")
+    term.type("\x1b[A")  # Up
+    term.wait_for(lambda t: t.prompt_row() == "> to everyone")
+    term.enter()
+    assert read_until(first, b"\n") == b"to everyone\n"
+    term.wait_for("out 48 B")  # 12 bytes, twice, to two clients
+
+
+def test_a_partial_line_ends_when_another_client_speaks(
+    terminal: Start, clients: list[socket.socket]
+) -> None:
+    term, port = serve(terminal)
+    first, first_label = join(term, port, clients)
+    second, second_label = join(term, port, clients)
+    first.sendall(b"login: ")
+    term.wait_for(lambda t: t.prompt_row() == f"[{first_label}] login:")
+    second.sendall(b"hi\n")
+    term.wait_for(f"[{second_label}] hi")
+    first.sendall(b"rest\n")
+    term.wait_for(f"[{first_label}] rest")
+
+
+def test_a_client_leaving_is_an_event_and_the_count_drops(
+    terminal: Start, clients: list[socket.socket]
+) -> None:
+    term, port = serve(terminal)
+    first, first_label = join(term, port, clients)
+    join(term, port, clients)
+    term.wait_for("| 2 clients")
+    first.close()
+    term.wait_for(f"client {first_label} left")
+    term.wait_for("| 1 client ")
+
+
+def test_ctrl_d_ends_input_but_keeps_serving(terminal: Start, clients: list[socket.socket]) -> None:
+    term, port = serve(terminal)
+    first, first_label = join(term, port, clients)
+    term.ctrl("d")
+    term.wait_for("input ended")
+    first.sendall(b"still here\n")
+    term.wait_for(f"[{first_label}] still here")
+    join(term, port, clients)
+    term.wait_for("| 2 clients")
+
+
+def test_ctrl_c_sends_fin_to_every_client_and_exits_130(
+    terminal: Start, clients: list[socket.socket]
+) -> None:
+    term, port = serve(terminal, "-C")
+    first, _ = join(term, port, clients)
+    second, _ = join(term, port, clients)
+    term.enter("bye")
+    assert read_until(first, b"\n") == b"bye\r\n"
+    assert read_until(second, b"\n") == b"bye\r\n"
+    term.ctrl("c")
+    assert term.wait_exit() == 130
+    for sock in (first, second):
+        assert sock.recv(100) == b""  # FIN
+    assert "stopping (SIGINT)" in term.text()
+
+
+def test_hex_input_and_view_per_client(terminal: Start, clients: list[socket.socket]) -> None:
+    term, port = serve(terminal, "-x")
+    first, first_label = join(term, port, clients)
+    term.enter("41 42 0a")
+    assert read_until(first, b"\n") == b"AB\n"
+    first.sendall(b"\x00\x01" + b"h" * 14)
+    term.wait_for(f"[{first_label}] 00000000  00 01 68 68")
