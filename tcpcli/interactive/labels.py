@@ -43,6 +43,15 @@ class LabelledFeeds:
             view = self._views[key] = self._new_view()
         self._show(key, label, view.feed(data))
 
+    def skip(self, key: object, count: int) -> None:
+        """`count` bytes of this source were not shown (a flood): its view resynchronises."""
+        view = self._views.get(key)
+        if view is not None:
+            view.skip(count)
+        if self._holder is key:
+            self._display.end_partial_line()
+            self._holder = None
+
     def finish(self, key: object, label: str) -> None:
         view = self._views.pop(key, None)
         if view is not None:

@@ -7,19 +7,26 @@ labelled by client, and events print above the input line instead of on stderr, 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import Callable
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 
 from tcpcli.core.events import Event, ServerInputEnded, describe
+from tcpcli.interactive.display import flood_note
 from tcpcli.interactive.front import Front
 from tcpcli.interactive.labels import LabelledFeeds
-from tcpcli.interactive.render import WARNING
+from tcpcli.interactive.pacing import FramePacer
+from tcpcli.interactive.render import EVENT, NOTE, WARNING
+from tcpcli.interactive.session import BACKLOG, FLOOD_TAIL, FRAME
 from tcpcli.interactive.toolbar import LinkState, Stats, toolbar_fragments
 from tcpcli.interactive.typed import InputRules, Refuse, decide_line, split_lines
 from tcpcli.interactive.views import make_view
 from tcpcli.listen.client import Client
 from tcpcli.listen.relay import Relay
+from tcpcli.listen.screenqueue import Frame, ScreenQueue
 from tcpcli.settings import Settings, View
 
 
@@ -37,14 +44,25 @@ class ServerTerminal:
         self._sent_by_gone = 0  # bytes sent to clients that have left (the others count their own)
         self._front = Front(settings, lambda: self._mode, self._rules, self._send_line, self._toolbar)
         self._feeds = LabelledFeeds(self._front.display, lambda: make_view(self._mode, settings.view))
+        self._wake = asyncio.Event()
+        self._queue = ScreenQueue(BACKLOG, FLOOD_TAIL, self._wake.set)
+        self._drawing: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._front.display.event("Enter sends a line to every client, Ctrl-D ends input, Ctrl-C stops")
         self._front.display.show_header()
         self._front.start(self._end_input, self._interrupt)
+        self._drawing = asyncio.create_task(self._draw())
 
     async def close(self) -> None:
+        """Everything still queued (the last events: clients told to go) is shown before the screen goes."""
         self._state = LinkState.CLOSED
+        if self._drawing is not None:
+            self._drawing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drawing
+        while (frame := self._queue.take(BACKLOG)).items or frame.skipped:
+            self._show(frame)
         await self._front.stop_input()
         await self._front.close()
 
@@ -52,18 +70,54 @@ class ServerTerminal:
 
     def received(self, client: Client, data: bytes) -> None:
         self._received += len(data)
-        self._feeds.received(client, client.peer, data)
-        self._front.prompt.app.invalidate()  # a held partial line is part of the input line
+        self._queue.data(client, data)
 
     def left(self, client: Client) -> None:
         self._sent_by_gone += client.sent
-        self._feeds.finish(client, client.peer)
+        self._queue.gone(client)
 
     def event(self, event: Event) -> None:
-        self._front.display.event(describe(event))
+        self._queue.message(describe(event), EVENT)
 
     def warning(self, message: str) -> None:
-        self._front.display.event(message, WARNING)
+        self._queue.message(message, WARNING)
+
+    # ------------------------------------------------------------ the screen, once per frame
+
+    async def _draw(self) -> None:
+        """As much per frame as the pacer says fits in a frame's drawing time (the connect-mode pacing)."""
+        pacer = FramePacer()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while True:
+                started = time.perf_counter()
+                frame = self._queue.take(pacer.budget)
+                pacer.record(self._show(frame), time.perf_counter() - started)
+                if not frame.more:
+                    break
+                await asyncio.sleep(FRAME)
+            await asyncio.sleep(FRAME)  # what arrives during this frame is drawn together
+
+    def _show(self, frame: Frame) -> int:
+        display = self._front.display
+        if frame.skipped:
+            for client, count in frame.skipped.items():
+                self._feeds.skip(client, count)
+            note = flood_note(sum(frame.skipped.values()), self._settings.session.output)
+            display.event(note, NOTE)
+        drawn = 0
+        for item in frame.items:
+            if item.message is not None:
+                display.event(item.message, item.style)
+            elif isinstance(item.source, Client):
+                if item.gone:
+                    self._feeds.finish(item.source, item.source.peer)
+                else:
+                    self._feeds.received(item.source, item.source.peer, item.data)
+                    drawn += len(item.data)
+        self._front.prompt.app.invalidate()  # a held partial line is part of the input line
+        return drawn
 
     # ------------------------------------------------------------ typed lines
 
