@@ -89,7 +89,7 @@ class KeepOpenServer:
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(self._loop_error)
         self._stopping = asyncio.Event()
-        self._relay = Relay(_relaying(self._listen))
+        self._relay = Relay(Relaying.chosen_by(self._listen))
         self._reading_paused = False
         self._output = OutputFile(self._settings.session.output) if self._settings.session.output else None
         self._writer: OutputWriter | None = None
@@ -296,11 +296,3 @@ class KeepOpenServer:
             self._terminal.warning(message)
         else:
             self._reporter.warning(message)
-
-
-def _relaying(listen: ListenSettings) -> Relaying:
-    if listen.echo:
-        return Relaying.ECHO
-    if listen.broadcast:
-        return Relaying.BROADCAST
-    return Relaying.NONE

@@ -13,12 +13,21 @@ import asyncio
 import enum
 
 from tcpcli.listen.client import Client
+from tcpcli.settings import ListenSettings
 
 
 class Relaying(enum.Enum):
     NONE = "none"  # client data only goes to the local output
     ECHO = "echo"
     BROADCAST = "broadcast"
+
+    @staticmethod
+    def chosen_by(listen: ListenSettings) -> Relaying:
+        if listen.echo:
+            return Relaying.ECHO
+        if listen.broadcast:
+            return Relaying.BROADCAST
+        return Relaying.NONE
 
 
 class Relay:
