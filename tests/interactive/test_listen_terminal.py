@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 from collections.abc import Callable, Iterator
 
@@ -129,3 +130,11 @@ def test_hex_input_and_view_per_client(terminal: Start, clients: list[socket.soc
     assert read_until(first, b"\n") == b"AB\n"
     first.sendall(b"\x00\x01" + b"h" * 14)
     term.wait_for(f"[{first_label}] 00000000  00 01 68 68")
+
+
+def test_sigterm_stops_the_server_with_143(terminal: Start, clients: list[socket.socket]) -> None:
+    term, port = serve(terminal)
+    first, _ = join(term, port, clients)
+    term.child.kill(signal.SIGTERM)
+    assert term.wait_exit() == 143
+    assert first.recv(100) == b""  # FIN
