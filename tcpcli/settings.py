@@ -174,10 +174,19 @@ def parse_port(value: str, option: str, *, allow_zero: bool) -> int:
     _usage(f"{option}: '{value}' is not a port number ({low}-65535)")
 
 
+# The longest duration we accept (~31 years): larger values overflow the OS's timeout types.
+MAX_SECONDS = 1e9
+# Linux's limits for the keep-alive timers (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT).
+MAX_KEEPALIVE_SECONDS = 32767
+MAX_KEEPALIVE_COUNT = 127
+
+
 def parse_seconds(value: str, option: str, *, allow_zero: bool = False) -> float:
     """Seconds as a decimal number (`0.5` works); `-q` accepts 0, the others must be > 0."""
     if _SECONDS.fullmatch(value):
         seconds = float(value)
+        if seconds > MAX_SECONDS:
+            _usage(f"{option}: '{value}' is too long (at most {MAX_SECONDS:.0f} seconds)")
         if math.isfinite(seconds) and (seconds > 0 or (allow_zero and seconds == 0)):
             return seconds
     bound = ">= 0" if allow_zero else "> 0"
@@ -383,6 +392,10 @@ def _socket_options(flags: Flags) -> SocketOptions:
     for option, seconds in (("--keepalive-idle", idle), ("--keepalive-interval", interval)):
         if seconds is not None and seconds < 1:
             _usage(f"{option}: the kernel counts keep-alive time in whole seconds; give 1 or more")
+        if seconds is not None and seconds > MAX_KEEPALIVE_SECONDS:
+            _usage(f"{option}: at most {MAX_KEEPALIVE_SECONDS} seconds (the kernel's limit)")
+    if count is not None and count > MAX_KEEPALIVE_COUNT:
+        _usage(f"--keepalive-count: at most {MAX_KEEPALIVE_COUNT} probes (the kernel's limit)")
     return SocketOptions(
         keepalive=flags.keepalive or idle is not None or interval is not None or count is not None,
         keepalive_idle=idle,
@@ -419,6 +432,7 @@ def _view_settings(flags: Flags) -> ViewSettings:
         encoding = lookup_text_encoding(flags.encoding).name
     except LookupError:
         _usage(f"-e/--encoding: unknown codec '{flags.encoding}' (try utf-8, latin-1, cp437)")
+    _check_codec_works(encoding, flags.encoding)
     views = [name for name, on in (("-x/--hex", flags.hex), ("-b/--binary", flags.binary)) if on]
     if flags.struct is not None:
         views.append("--struct")
@@ -454,9 +468,30 @@ def _view_settings(flags: Flags) -> ViewSettings:
     )
 
 
+def _check_codec_works(encoding: str, given: str) -> None:
+    """Some codecs look up fine but fail on every use (undefined) or on marked bad bytes (idna, punycode)."""
+    if encoding in _WORKING_CODECS:
+        return
+    from tcpcli.core.decode import IncrementalSafeDecoder
+
+    try:
+        "a\n".encode(encoding)
+        decoder = IncrementalSafeDecoder(encoding)
+        decoder.feed(b"a\n\xff")
+        decoder.finish()
+    except (UnicodeError, LookupError, ValueError):
+        _usage(f"-e/--encoding: codec '{given}' cannot be used for a stream of text (try utf-8, latin-1)")
+
+
+_WORKING_CODECS = frozenset({"utf-8", "ascii", "iso8859-1", "cp437", "cp1252", "utf-16", "utf-32"})
+
+
 def _check_struct(fmt: str, fields: tuple[str, ...] | None) -> None:
     from tcpcli.core.records import RecordCutter, RecordFormatError
 
+    if not fmt.isascii():
+        bad = next(char for char in fmt if not char.isascii())
+        _usage(f"--struct: invalid struct format {fmt!r}: {bad!r} is not a format character")
     try:
         RecordCutter(fmt, fields)
     except RecordFormatError as exc:
