@@ -42,13 +42,44 @@ class Terminated(Exception):
     """SIGTERM, turned into an exception so cleanup runs and the exit status is 143."""
 
 
+_stopping = False  # set by the first SIGINT/SIGTERM, and when the exit begins
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    global _stopping
+    if _stopping:
+        return  # already on the way out: a second signal must not interrupt the cleanup
+    _stopping = True
     raise Terminated
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    """Like Python's default handler, but a second Ctrl-C (or a group kill) during cleanup is ignored."""
+    global _stopping
+    if _stopping:
+        return
+    _stopping = True
+    raise KeyboardInterrupt
+
+
+def _open_missing_std_fds() -> None:
+    """A closed stdin/stdout/stderr (`<&-`, `>&-`) gets /dev/null, so the socket never takes fd 0 or 1."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                opened = os.open(os.devnull, os.O_RDWR)  # the lowest free fd: the missing one
+                if opened > 2:
+                    os.close(opened)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: every outcome becomes one exit status; errors are one `tcpcli: ...` line on stderr."""
+    _open_missing_std_fds()
     signal.signal(signal.SIGTERM, _on_sigterm)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_sigint)
     arguments = sys.argv[1:] if argv is None else argv
     code: int
     try:
@@ -79,7 +110,10 @@ def _say(message: str) -> None:
 
 def _exit(code: int) -> NoReturn:
     """Flush what we can, then leave without waiting for pump threads blocked in the kernel."""
+    global _stopping
+    _stopping = True
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
+        if stream is not None:  # None when the fd was closed at start-up
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
     os._exit(int(code))

@@ -17,12 +17,18 @@ _DIM = "\x1b[2m"
 _YELLOW = "\x1b[33m"
 _RESET = "\x1b[0m"
 
+# Control characters in a message (a user's value such as `-e $'\r'`, a peer's name) are shown escaped, so a
+# message stays one line and cannot drive the terminal.
+_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
+_CONTROLS.update({code: f"\\u{code:04x}" for code in (0x2028, 0x2029)})  # line breaks to str.splitlines
+_CONTROLS.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
 
-def color_enabled(choice: str, stream: TextIO) -> bool:
+
+def color_enabled(choice: str, stream: TextIO | None) -> bool:
     """`--color auto` means: only on a terminal and only when NO_COLOR is unset."""
     if choice == "always":
         return True
-    if choice == "never" or os.environ.get("NO_COLOR"):
+    if choice == "never" or os.environ.get("NO_COLOR") or stream is None:
         return False
     try:
         return stream.isatty()
@@ -54,12 +60,16 @@ class Reporter:
         self._write(message, _RED)
 
     def _write(self, message: str, color: str) -> None:
+        if not message.isprintable():
+            message = message.translate(_CONTROLS)
         line = f"tcpcli: {message}"
         if self._color and color:
             line = f"{color}{line}{_RESET}"
         # sys.stderr is looked up at each write: the interactive session swaps in a writer that keeps our
         # lines above its input line.
         stream = self._stream if self._stream is not None else sys.stderr
+        if stream is None:  # stderr was closed when we started (`2>&-`)
+            return
         with self._lock:
             try:
                 stream.write(line + "\n")
