@@ -16,6 +16,7 @@ import stat
 
 from tcpcli.connection import Connection, plain_socket
 from tcpcli.core.newline import CrlfTranslator
+from tcpcli.errors import ExitCode, TcpcliError
 from tcpcli.stream_views import StreamRenderer
 from tcpcli.taps import HexLog, OutputFile, timestamp_now, write_all
 
@@ -235,6 +236,8 @@ class CopyDownlink(Downlink):
             write_all(self._stdout_fd, data)
         except BrokenPipeError as exc:
             raise StdoutClosed from exc
+        except OSError as exc:  # a full disk, /dev/full: the fault is stdout's, not the connection's
+            raise TcpcliError(f"writing to stdout: {exc.strerror or exc}", ExitCode.IO_ERROR) from exc
 
     def finish(self) -> str | None:
         return self._renderer.finish() if self._renderer is not None else None
