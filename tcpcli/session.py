@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 
 from tcpcli.connection import Connection
 from tcpcli.core.events import format_address
+from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
 from tcpcli.net.connect import open_connection
 from tcpcli.report import Reporter
 from tcpcli.settings import Settings
@@ -36,7 +38,12 @@ def run_connect(settings: Settings, reporter: Reporter) -> int:
 
 def run_on_socket(sock: Connection, settings: Settings, reporter: Reporter) -> int:
     """The session over an open connection; listen mode without -k uses this for its one client too."""
-    remote = sock.getpeername()
+    try:
+        remote = sock.getpeername()
+    except OSError as exc:  # ENOTCONN: the peer reset the connection before we got this far
+        if exc.errno == errno.ENOTCONN:
+            raise TcpcliError("connection reset by peer as soon as it was made", ExitCode.IO_ERROR) from exc
+        raise translate_os_error(exc, "connection") from exc
     peer = format_address(remote[0], remote[1])
     if is_interactive():
         from tcpcli.interactive.session import run_interactive

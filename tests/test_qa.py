@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import subprocess
 from collections.abc import Callable
 
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from tcpcli import cli
 from tcpcli.fastargs import SWITCHES, VALUED
-from tests.conftest import TCPCLI, PeerServer, free_port, recv_all, run_tcpcli
+from tests.conftest import TCPCLI, PeerServer, free_port, recv_all, run_tcpcli, start_tcpcli
 
 DOCUMENTED_CODES = {0, 1, 2, 66, 68, 69, 73, 74, 75, 76, 77, 130, 143}
 
@@ -226,3 +227,24 @@ def test_control_characters_in_a_value_stay_on_one_escaped_line(value: str) -> N
     assert result.code == 2
     _assert_one_clean_line(result.stderr)
     assert "\x1b" not in result.stderr
+
+
+def test_listen_client_that_resets_at_once_is_74_not_a_traceback() -> None:
+    """`tcpcli -l PORT` and a client that connects and resets at once: getpeername() raised ENOTCONN."""
+    proc = start_tcpcli("-l", "127.0.0.1", "0", stdin=subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline().decode()
+        assert first.startswith("tcpcli: listening on 127.0.0.1:"), first
+        port = int(first.rsplit(":", 1)[1])
+        client = socket.create_connection(("127.0.0.1", port), timeout=5)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # RST
+        _out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode == 74
+    _assert_one_clean_line(err.decode())
+    assert "reset" in err.decode()
