@@ -339,6 +339,10 @@ def _listen_settings(flags: Flags, family: int, sockopts: SocketOptions, tls: Tl
             _usage(f"{name} is for connecting to a TLS server; with -l the server's name is in --cert")
     if flags.echo and flags.broadcast:
         _usage("--echo and --broadcast cannot be combined")
+    if flags.idle_message is not None and flags.idle_timeout is None:
+        _usage("--idle-message is sent before an idle client is closed: give the idle time with -i S")
+    if flags.connect_timeout is not None:
+        _usage("-w/--connect-timeout is for connecting; to close clients that go quiet, use -i S")
     return ListenSettings(
         host=host,
         port=port,

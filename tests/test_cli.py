@@ -50,6 +50,8 @@ CLOSED = "1"
         (["-l"], 2, "needs a PORT"),
         (["-l", "65536"], 2, "not a port number"),
         (["--demo", "127.0.0.1"], 2, "takes no HOST"),
+        (["-l", "--idle-message", "bye", "0"], 2, "give the idle time with -i S"),
+        (["-l", "-w", "5", "0"], 2, "-w/--connect-timeout is for connecting"),
         (["-l", "--tls", "--cert", "c", "--key", "k", "--sni", "x", "0"], 2, "--sni is for connecting"),
         (["-l", "--tls", "--cert", "c", "--key", "k", "--insecure", "0"], 2, "--insecure is for connecting"),
     ],

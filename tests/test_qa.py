@@ -63,7 +63,8 @@ def test_listen_mode_rejects_an_unusable_codec_for_greet_before_binding() -> Non
 
 
 @pytest.mark.parametrize(
-    "args", [["-w", "1000000000", "-q", "0"], ["--keepalive-idle", "32767", "--keepalive-count", "127"]]
+    "args",
+    [["-w", "1000000000", "-q", "1000000000"], ["--keepalive-idle", "32767", "--keepalive-count", "127"]],
 )
 def test_the_largest_values_still_work(args: list[str], peer: Callable[..., PeerServer]) -> None:
     server = peer(lambda conn: conn.sendall(b"hello\n"))

@@ -98,8 +98,6 @@ def _warn_unused_views(settings: Settings, reporter: Reporter, interactive: bool
         )
         if given
     ]
-    if settings.listen is not None and settings.listen.idle_message and settings.session.idle_timeout is None:
-        reporter.warning("--idle-message is only sent with -i S (the idle timeout that closes a client)")
     if unused:
         reporter.warning(
             f"{', '.join(unused)}: not applied with -k/--echo/--broadcast/--idle-message"
