@@ -4,21 +4,28 @@ The only place that prints errors and exits. Plain command lines are parsed by `
 typer; everything else (help, version, anything unusual) goes through the typer declaration in `command`.
 """
 
+from __future__ import annotations
+
 import contextlib
 import os
 import signal
 import sys
-from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from tcpcli.errors import ExitCode, TcpcliError
-from tcpcli.fastargs import parse_fast
-from tcpcli.settings import Flags, Mode, Settings, build_settings
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from tcpcli.settings import Settings
+
+# Exit statuses for signals, here so that nothing needs importing before the handlers are in place.
+INTERRUPTED = 130
+TERMINATED = 143
 
 
 def run(settings: Settings) -> int:
     """Dispatch to the mode; heavy modules are imported only by the mode that needs them."""
     from tcpcli.report import Reporter
+    from tcpcli.settings import Mode
 
     reporter = Reporter(settings.session.verbose, settings.view.color)
     if settings.mode is Mode.PROBE:
@@ -75,31 +82,42 @@ def _open_missing_std_fds() -> None:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    """Entry point: every outcome becomes one exit status; errors are one `tcpcli: ...` line on stderr."""
+    """Entry point: every outcome becomes one exit status; errors are one `tcpcli: ...` line on stderr.
+
+    The signal handlers go in before anything else is imported, so a Ctrl-C while modules load is a quiet
+    130 like any other, not a traceback.
+    """
     _open_missing_std_fds()
     signal.signal(signal.SIGTERM, _on_sigterm)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_sigint)
-    arguments = sys.argv[1:] if argv is None else argv
-    code: int
+    try:
+        code = _run_command_line(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        code = INTERRUPTED
+    except Terminated:
+        code = TERMINATED
+    _exit(code)
+
+
+def _run_command_line(arguments: list[str]) -> int:
+    from tcpcli.errors import TcpcliError
+    from tcpcli.fastargs import parse_fast
+    from tcpcli.settings import Flags, build_settings
+
     try:
         flags = parse_fast(arguments)
         if flags is None:
             from tcpcli.command import parse_argv
 
             parsed = parse_argv(arguments)
-            flags = parsed if isinstance(parsed, Flags) else None
-            code = parsed if isinstance(parsed, int) else 0
-        if flags is not None:
-            code = run(build_settings(flags))
+            if not isinstance(parsed, Flags):
+                return parsed  # --help, --version: typer answered
+            flags = parsed
+        return run(build_settings(flags))
     except TcpcliError as exc:
         _say(exc.message)
-        code = exc.exit_code
-    except KeyboardInterrupt:
-        code = ExitCode.INTERRUPTED
-    except Terminated:
-        code = ExitCode.TERMINATED
-    _exit(code)
+        return exc.exit_code
 
 
 def _say(message: str) -> None:

@@ -136,3 +136,28 @@ def test_version_and_help() -> None:
     assert help_text.code == 0
     for word in ("Connection", "Listen mode", "TLS", "--quit-after-eof", "Exit codes"):
         assert word in help_text.stdout.decode()
+
+
+@pytest.mark.parametrize("delay", [0.04, 0.06, 0.1, 0.3])
+def test_ctrl_c_while_starting_or_connected_is_a_quiet_130(delay: float) -> None:
+    """Ctrl-C while tcpcli's modules load, or once connected, is 130 with no traceback."""
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        proc = subprocess.Popen(
+            [*TCPCLI, "127.0.0.1", str(listener.getsockname()[1])],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=10)
+    if b"init_import_site" in err:
+        pytest.skip("the signal landed in Python's own start-up, before any tcpcli code")
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err
