@@ -52,19 +52,31 @@ class HexLog:
 
     def __init__(self, path: str) -> None:
         self._fd = _open_append(path, "--hex-log")
-        self._offsets = {">": 0, "<": 0}
+        self._offsets: dict[tuple[str, str], int] = {}  # (peer, direction) -> bytes logged so far
         self._lock = threading.Lock()  # both pump threads write here
 
-    def record(self, direction: str, data: bytes) -> None:
+    def record(self, direction: str, data: bytes, peer: str | None = None) -> None:
+        """`peer` (listen -k, many clients): offsets count per client, the header ends `from/to PEER`."""
         from tcpcli.core.hexdump import format_hex_log
 
         with self._lock:
-            text = format_hex_log(direction, data, self._offsets[direction], timestamp_now())
-            self._offsets[direction] += len(data)
+            key = (peer or "", direction)
+            offset = self._offsets.get(key, 0)
+            text = format_hex_log(direction, data, offset, timestamp_now())
+            self._offsets[key] = offset + len(data)
+            if peer is not None and text:
+                header, _, body = text.partition("\n")
+                text = f"{header} {'to' if direction == '>' else 'from'} {peer}\n{body}"
             try:
                 write_all(self._fd, text.encode("ascii"))
             except OSError as exc:
                 raise TcpcliError(f"--hex-log: writing failed ({exc.strerror})", ExitCode.IO_ERROR) from exc
+
+    def forget(self, peer: str) -> None:
+        """That client left: a later one on the same address counts from 0 (and memory stays bounded)."""
+        with self._lock:
+            for direction in "<>":
+                self._offsets.pop((peer, direction), None)
 
     def close(self) -> None:
         os.close(self._fd)

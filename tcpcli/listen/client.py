@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from collections.abc import Callable
 from typing import Protocol
 
 from tcpcli.core.events import format_address
@@ -53,6 +54,7 @@ class Client(asyncio.Protocol):
         "_paused",
         "_queue",
         "_queued",
+        "_sent_tap",
         "last_traffic",
         "leave_reason",
         "peer",
@@ -61,8 +63,15 @@ class Client(asyncio.Protocol):
         "transport",
     )
 
-    def __init__(self, hub: Hub, idle_timeout: float | None, idle_message: bytes | None) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        idle_timeout: float | None,
+        idle_message: bytes | None,
+        sent_tap: Callable[[Client, bytes], None] | None = None,
+    ) -> None:
         self._hub = hub
+        self._sent_tap = sent_tap  # --hex-log: sees what is sent to this client, when it is handed to us
         self._idle_timeout = idle_timeout
         self._idle_message = idle_message
         self._loop = asyncio.get_running_loop()
@@ -123,6 +132,8 @@ class Client(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         self.last_traffic = self._loop.time()
+        if self._sent_tap is not None:
+            self._sent_tap(self, data)
         if not self._paused and not self._queue:
             self.sent += len(data)
             transport.write(data)
@@ -159,6 +170,8 @@ class Client(asyncio.Protocol):
             return
         self._release_queue()
         if last_words:
+            if self._sent_tap is not None:
+                self._sent_tap(self, last_words)
             self.sent += len(last_words)
             transport.write(last_words)
         transport.close()

@@ -27,6 +27,7 @@ from tcpcli.listen.bind import LISTEN_BACKLOG, listening_address
 from tcpcli.listen.client import Client
 from tcpcli.listen.local import InputReader, OutputWriter, can_read_stdin
 from tcpcli.listen.relay import Relay, Relaying
+from tcpcli.listen.views import ClientLog, ClientViews
 from tcpcli.net.sockopts import apply_socket_options
 from tcpcli.report import Reporter
 from tcpcli.settings import ListenSettings, Settings
@@ -90,9 +91,11 @@ class KeepOpenServer:
         loop.set_exception_handler(self._loop_error)
         self._stopping = asyncio.Event()
         self._relay = Relay(Relaying.chosen_by(self._listen))
-        self._reading_paused = False
-        self._output = OutputFile(self._settings.session.output) if self._settings.session.output else None
+        session = self._settings.session
+        self._output = OutputFile(session.output) if session.output else None
+        self._log = ClientLog(session.hex_log, self._failed) if session.hex_log else None
         self._writer: OutputWriter | None = None
+        self._views: ClientViews | None = None
         self._terminal: ServerTerminal | None = None
         if self._interactive:
             from tcpcli.listen.terminal import ServerTerminal
@@ -100,12 +103,16 @@ class KeepOpenServer:
             address = listening_address(self._listener)
             self._terminal = ServerTerminal(self._settings, address, self._relay, self._interrupted)
         else:
-            self._writer = OutputWriter(1, self._output, self._pause_clients, self._output_stopped)
+            views = ClientViews.wanted(self._settings.view)  # then -o gets the raw bytes on the loop
+            self._writer = OutputWriter(
+                1, None if views else self._output, self._relay.pause_reading, self._output_stopped
+            )
+            self._views = ClientViews(self._settings.view, self._writer.write) if views else None
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._signalled, signum)
-        listen = self._listen
+        listen, tap = self._listen, self._log.sent if self._log is not None else None
         self._server = await loop.create_server(
-            lambda: Client(self, self._settings.session.idle_timeout, listen.idle_message),
+            lambda: Client(self, session.idle_timeout, listen.idle_message, tap),
             sock=self._listener,
             backlog=LISTEN_BACKLOG,
             # A failed handshake only ends that client's connection; asyncio reports it at debug level.
@@ -120,8 +127,9 @@ class KeepOpenServer:
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
-            if self._output is not None:
-                self._output.close()
+            for file in (self._output, self._log):
+                if file is not None:
+                    file.close()
         return ExitCode.OK
 
     async def _serve_pipes(self) -> None:
@@ -162,7 +170,7 @@ class KeepOpenServer:
             return False
         apply_socket_options(transport.get_extra_info("socket"), self._listen.sockopts)
         self._relay.add(client)
-        if self._reading_paused:
+        if self._relay.reading_paused:
             transport.pause_reading()
         self._report(ClientConnected(client.peer, len(self._relay.clients)))
         if self._listen.greet:
@@ -173,9 +181,14 @@ class KeepOpenServer:
         return True
 
     def client_data(self, client: Client, data: bytes) -> None:
+        if self._log is not None:
+            self._log.received(client, data)
         if self._terminal is not None:
             self._write_output(data)
             self._terminal.received(client, data)
+        elif self._views is not None:
+            self._write_output(data)
+            self._views.received(client, data)
         elif self._writer is not None:
             self._writer.write(data)
         self._relay.from_client(client, data)
@@ -189,6 +202,10 @@ class KeepOpenServer:
         self._relay.remove(client)
         if self._terminal is not None:
             self._terminal.left(client)
+        if self._views is not None and (warning := self._views.left(client)):
+            self._reporter.warning(warning)
+        if self._log is not None:
+            self._log.left(client)
         event = ClientLeft(client.peer, client.sent, client.received, client.leave_reason)
         # data was lost for a client that was not reading: worth a line even without -v
         self._report(event, always=client.leave_reason == "not reading")
@@ -213,18 +230,6 @@ class KeepOpenServer:
         finally:
             reader.stop()
 
-    def _pause_clients(self, pause: bool) -> None:
-        """stdout is behind: stop reading clients (their data waits in the kernel) until it catches up."""
-        if pause == self._reading_paused:
-            return
-        self._reading_paused = pause
-        for client in self._relay.clients:
-            if client.transport is not None and not client.transport.is_closing():
-                if pause:
-                    client.transport.pause_reading()
-                else:
-                    client.transport.resume_reading()
-
     def _write_output(self, data: bytes) -> None:
         """-o in a terminal: the file gets every byte on the loop (a file write does not block for long)."""
         if self._output is None or self._stopping.is_set():
@@ -232,8 +237,12 @@ class KeepOpenServer:
         try:
             self._output.write(data)
         except TcpcliError as exc:
-            self.error = exc
-            self._stopping.set()
+            self._failed(exc)
+
+    def _failed(self, error: TcpcliError) -> None:
+        """Writing a file (-o, --hex-log) failed: the server stops with that error."""
+        self.error = error
+        self._stopping.set()
 
     def _report(self, event: Event, always: bool = False) -> None:
         """In a terminal every event is a line above the input line; else on stderr (with -v, or always)."""

@@ -39,6 +39,7 @@ class Relay:
         self.clients: dict[Client, None] = {}  # insertion-ordered set: fan-out order is arrival order
         self._batch: list[tuple[Client | None, bytes]] = []
         self._flush_scheduled = False
+        self.reading_paused = False  # stdout is behind (a new client starts paused too)
 
     def add(self, client: Client) -> None:
         self.clients[client] = None
@@ -51,6 +52,18 @@ class Relay:
             client.send(data)
         elif self._relaying is Relaying.BROADCAST:
             self._add_to_batch(client, data)
+
+    def pause_reading(self, pause: bool) -> None:
+        """stdout is behind: stop reading clients (their data waits in the kernel) until it catches up."""
+        if pause == self.reading_paused:
+            return
+        self.reading_paused = pause
+        for client in self.clients:
+            if client.transport is not None and not client.transport.is_closing():
+                if pause:
+                    client.transport.pause_reading()
+                else:
+                    client.transport.resume_reading()
 
     def from_local(self, data: bytes) -> None:
         """Local input goes to every client, in order with the broadcast traffic."""

@@ -84,15 +84,15 @@ def _serve_one(
 
 
 def _warn_unused_views(settings: Settings, reporter: Reporter, interactive: bool) -> None:
-    """The many-clients server writes received data raw; in a terminal it shows it through the view."""
+    """What the many-clients server does not apply: -b in stream mode, -t in a terminal, -q, --no-half-close.
+
+    -x and --struct apply per client in both modes, -t stamps stream-mode dumps, --hex-log logs all clients.
+    """
     unused = [
         name
         for name, given in (
-            ("-x/--hex", settings.view.view is View.HEX and not interactive),
             ("-b/--binary", settings.view.view is View.BINARY and not interactive),
-            ("--struct", settings.view.view is View.STRUCT and not interactive),
-            ("-t/--timestamps", settings.view.timestamps),
-            ("--hex-log", settings.session.hex_log is not None),
+            ("-t/--timestamps", settings.view.timestamps and interactive),
             ("-q", settings.session.quit_after_eof is not None),
             ("--no-half-close", not settings.session.half_close),
         )
