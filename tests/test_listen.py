@@ -291,7 +291,7 @@ def test_verbose_reports_clients_with_addresses_and_byte_counts() -> None:
             assert recv_all(client) == b""
         assert f"client 127.0.0.1:{port} connected (1 client)" in server.wait_stderr("connected")
         left = server.wait_stderr("left")
-        assert left == f"tcpcli: client 127.0.0.1:{port} left: sent 5 bytes, received 5 bytes"
+        assert left == f"tcpcli: client 127.0.0.1:{port} left: 5 bytes from it, 5 to it"
 
 
 def test_a_client_that_never_reads_is_dropped_and_the_others_get_everything() -> None:

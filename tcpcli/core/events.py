@@ -188,9 +188,8 @@ def describe(event: Event) -> str:
             return f"client {peer} connected ({_plural(clients, 'client')})"
         case ClientLeft(peer, sent, received, reason):
             why = f" ({reason})" if reason else ""
-            return (
-                f"client {peer} left{why}: sent {_plural(sent, 'byte')}, received {_plural(received, 'byte')}"
-            )
+            # counted from the server's side: say whose bytes they were, "sent" alone is ambiguous here
+            return f"client {peer} left{why}: {_plural(received, 'byte')} from it, {sent} to it"
         case ClientRejected(peer, reason):
             return f"client {peer} rejected: {reason}"
         case ServerInputEnded(clients):
