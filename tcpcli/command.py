@@ -99,6 +99,34 @@ def command(
             rich_help_panel=LISTEN,
         ),
     ] = None,
+    greet_file: Annotated[
+        str | None,
+        typer.Option(
+            "--greet-file",
+            metavar="FILE",
+            help="Send FILE's bytes to each client on connect (serve a file to every client).",
+            rich_help_panel=LISTEN,
+        ),
+    ] = None,
+    exec_cmd: Annotated[
+        str | None,
+        typer.Option(
+            "--exec",
+            metavar="CMD",
+            help="Run CMD for each client, its stdin/stdout connected to the client (no shell). DANGER: "
+            "anyone who can connect runs it.",
+            rich_help_panel=LISTEN,
+        ),
+    ] = None,
+    sh_exec: Annotated[
+        str | None,
+        typer.Option(
+            "--sh-exec",
+            metavar="CMD",
+            help="Like --exec, but CMD is run by /bin/sh -c (pipes, redirections).",
+            rich_help_panel=LISTEN,
+        ),
+    ] = None,
     max_clients: Annotated[
         str | None,
         typer.Option(
@@ -288,6 +316,14 @@ def command(
             rich_help_panel=TIMEOUTS,
         ),
     ] = None,
+    telnet: Annotated[
+        bool,
+        typer.Option(
+            "--telnet",
+            help="Refuse every telnet option request (like nc -t), hiding the negotiation.",
+            rich_help_panel=CONNECTION,
+        ),
+    ] = False,
     no_half_close: Annotated[
         bool,
         typer.Option("--no-half-close", help="Do not send FIN when stdin ends.", rich_help_panel=TIMEOUTS),
@@ -378,7 +414,7 @@ def command(
         timestamps=timestamps, verbose=verbose, ipv4=ipv4, ipv6=ipv6, source=source, source_port=source_port,
         color=color, no_history=no_history, tls=tls, insecure=insecure, sni=sni, cafile=cafile, cert=cert,
         key=key, keep_open=keep_open, echo=echo, broadcast=broadcast, greet=greet, idle_message=idle_message,
-        max_clients=max_clients,
+        max_clients=max_clients, greet_file=greet_file, exec_cmd=exec_cmd, sh_exec=sh_exec, telnet=telnet,
     )  # fmt: skip
     return flags
 

@@ -30,6 +30,7 @@ SWITCHES = {
     "-v": "verbose", "--verbose": "verbose",
     "--tls": "tls",
     "--insecure": "insecure",
+    "--telnet": "telnet",
 }  # fmt: skip
 
 # option string -> Flags field, for options that take the next argument as their value
@@ -56,6 +57,9 @@ VALUED = {
     "--cafile": "cafile",
     "--cert": "cert",
     "--key": "key",
+    "--exec": "exec_cmd",
+    "--sh-exec": "sh_exec",
+    "--greet-file": "greet_file",
 }  # fmt: skip
 
 

@@ -77,6 +77,8 @@ class ListenSettings(NamedTuple):
     max_clients: int | None = None
     sockopts: SocketOptions = SocketOptions()
     tls: TlsSettings = TlsSettings()
+    exec_argv: tuple[str, ...] | None = None  # --exec CMD (split like a shell) or --sh-exec CMD (/bin/sh -c)
+    greet_file: str | None = None  # --greet-file: its bytes are sent to each client on connect
 
 
 class ViewSettings(NamedTuple):
@@ -100,6 +102,7 @@ class SessionSettings(NamedTuple):
     hex_log: str | None = None
     verbose: bool = False
     history: bool = True
+    telnet: bool = False  # --telnet: refuse every telnet option request (nc -t)
 
 
 class Settings(NamedTuple):
@@ -155,6 +158,10 @@ class Flags(NamedTuple):
     greet: str | None = None
     idle_message: str | None = None
     max_clients: str | None = None
+    exec_cmd: str | None = None
+    sh_exec: str | None = None
+    greet_file: str | None = None
+    telnet: bool = False
 
 
 # ---------------------------------------------------------------- value parsers
@@ -258,7 +265,7 @@ def build_settings(flags: Flags) -> Settings:
             sockopts=sockopts,
             tls=tls,
         )
-    _check_files(session, tls)
+    _check_files(session, tls, listen)
     return Settings(mode=mode, session=session, view=view, connect=connect, listen=listen)
 
 
@@ -339,6 +346,8 @@ def _listen_settings(flags: Flags, family: int, sockopts: SocketOptions, tls: Tl
             _usage(f"{name} is for connecting to a TLS server; with -l the server's name is in --cert")
     if flags.echo and flags.broadcast:
         _usage("--echo and --broadcast cannot be combined")
+    if flags.greet is not None and flags.greet_file is not None:
+        _usage("--greet and --greet-file cannot be combined: pick one greeting")
     if flags.idle_message is not None and flags.idle_timeout is None:
         _usage("--idle-message is sent before an idle client is closed: give the idle time with -i S")
     if flags.connect_timeout is not None:
@@ -357,7 +366,33 @@ def _listen_settings(flags: Flags, family: int, sockopts: SocketOptions, tls: Tl
         max_clients=None if flags.max_clients is None else parse_count(flags.max_clients, "--max-clients"),
         sockopts=sockopts,
         tls=tls,
+        exec_argv=_exec_argv(flags),
+        greet_file=flags.greet_file,
     )
+
+
+def _exec_argv(flags: Flags) -> tuple[str, ...] | None:
+    """--exec CMD is split like a shell would (no shell runs); --sh-exec CMD runs `/bin/sh -c CMD`."""
+    import shlex
+
+    if flags.exec_cmd is not None and flags.sh_exec is not None:
+        _usage("--exec and --sh-exec cannot be combined")
+    for name, given in (("--echo", flags.echo), ("--broadcast", flags.broadcast)):
+        if given and (flags.exec_cmd is not None or flags.sh_exec is not None):
+            _usage(f"{name} and --exec/--sh-exec cannot be combined: the program answers each client")
+    if flags.sh_exec is not None:
+        if not flags.sh_exec.strip():
+            _usage("--sh-exec: the command is empty")
+        return ("/bin/sh", "-c", flags.sh_exec)
+    if flags.exec_cmd is None:
+        return None
+    try:
+        argv = tuple(shlex.split(flags.exec_cmd))
+    except ValueError as exc:
+        _usage(f"--exec: cannot split '{flags.exec_cmd}' into a program and its arguments ({exc})")
+    if not argv:
+        _usage("--exec: the command is empty")
+    return argv
 
 
 def _check_listen_only_flags(flags: Flags, mode: Mode) -> None:
@@ -370,6 +405,9 @@ def _check_listen_only_flags(flags: Flags, mode: Mode) -> None:
         ("--greet", flags.greet is not None),
         ("--idle-message", flags.idle_message is not None),
         ("--max-clients", flags.max_clients is not None),
+        ("--exec", flags.exec_cmd is not None),
+        ("--sh-exec", flags.sh_exec is not None),
+        ("--greet-file", flags.greet_file is not None),
     ]
     for name, given in listen_only:
         if given:
@@ -520,12 +558,16 @@ def _session_settings(flags: Flags) -> SessionSettings:
         hex_log=flags.hex_log,
         verbose=flags.verbose,
         history=not flags.no_history,
+        telnet=flags.telnet,
     )
 
 
-def _check_files(session: SessionSettings, tls: TlsSettings) -> None:
+def _check_files(session: SessionSettings, tls: TlsSettings, listen: ListenSettings | None) -> None:
     """Input files must be readable (66) and output files creatable (73) before anything connects."""
-    for option, path in (("--cafile", tls.cafile), ("--cert", tls.cert), ("--key", tls.key)):
+    greet_file = None if listen is None else listen.greet_file
+    inputs = [("--cafile", tls.cafile), ("--cert", tls.cert), ("--key", tls.key)]
+    inputs.append(("--greet-file", greet_file))
+    for option, path in inputs:
         if path is None:
             continue
         try:
