@@ -28,6 +28,8 @@ def run(settings: Settings) -> int:
     from tcpcli.settings import Mode
 
     reporter = Reporter(settings.session.verbose, settings.view.color)
+    if not settings.session.read_stdin:
+        _stdin_that_never_ends()
     if settings.mode is Mode.PROBE:
         from tcpcli.probe import probe_port
 
@@ -79,6 +81,22 @@ def _open_missing_std_fds() -> None:
                 opened = os.open(os.devnull, os.O_RDWR)  # the lowest free fd: the missing one
                 if opened > 2:
                     os.close(opened)
+
+
+def _stdin_that_never_ends() -> None:
+    """-d: fd 0 becomes a pipe whose write end stays open and unused, decided here, at the face.
+
+    Every mode then reads a stdin that never has data and never ends: nothing is sent, no FIN for stdin EOF,
+    and the run ends the way it does when the peer closes and stdin stays quiet (the end-of-stream policy).
+    A terminal on stdin is no longer one, so -d is always stream mode, as with nc -d.
+    """
+    read_end, write_end = os.pipe()
+    os.dup2(read_end, 0)
+    os.close(read_end)
+    _keep_open.append(write_end)
+
+
+_keep_open: list[int] = []  # file descriptors that must live until the process exits
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

@@ -324,6 +324,24 @@ def command(
             rich_help_panel=CONNECTION,
         ),
     ] = False,
+    shutdown_on_eof: Annotated[
+        bool,
+        typer.Option(
+            "-N",
+            help="Send FIN when stdin ends (OpenBSD nc's -N; tcpcli does it anyway).",
+            rich_help_panel=TIMEOUTS,
+        ),
+    ] = False,
+    numeric: Annotated[
+        bool,
+        typer.Option("-n", help="Numeric only: no DNS or service-name look-ups.", rich_help_panel=CONNECTION),
+    ] = False,
+    no_stdin: Annotated[
+        bool,
+        typer.Option(
+            "-d", help="Do not read stdin (and so never send FIN for it).", rich_help_panel=TIMEOUTS
+        ),
+    ] = False,
     no_half_close: Annotated[
         bool,
         typer.Option("--no-half-close", help="Do not send FIN when stdin ends.", rich_help_panel=TIMEOUTS),
@@ -415,6 +433,7 @@ def command(
         color=color, no_history=no_history, tls=tls, insecure=insecure, sni=sni, cafile=cafile, cert=cert,
         key=key, keep_open=keep_open, echo=echo, broadcast=broadcast, greet=greet, idle_message=idle_message,
         max_clients=max_clients, greet_file=greet_file, exec_cmd=exec_cmd, sh_exec=sh_exec, telnet=telnet,
+        shutdown_on_eof=shutdown_on_eof, numeric=numeric, no_stdin=no_stdin,
     )  # fmt: skip
     return flags
 

@@ -31,6 +31,9 @@ SWITCHES = {
     "--tls": "tls",
     "--insecure": "insecure",
     "--telnet": "telnet",
+    "-N": "shutdown_on_eof",
+    "-n": "numeric",
+    "-d": "no_stdin",
 }  # fmt: skip
 
 # option string -> Flags field, for options that take the next argument as their value

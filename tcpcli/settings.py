@@ -10,14 +10,24 @@ define, which matters because every run of a script's `tcpcli host port` builds 
 from __future__ import annotations
 
 import enum
-import ipaddress
-import math
 import os
-import re
 import socket
 from typing import NamedTuple, NoReturn
 
 from tcpcli.errors import ExitCode, TcpcliError, UsageError
+from tcpcli.values import (
+    MAX_KEEPALIVE_COUNT,
+    MAX_KEEPALIVE_SECONDS,
+    check_family,
+    check_numeric,
+    host_port_hint,
+    is_decimal,
+    parse_count,
+    parse_host,
+    parse_port,
+    parse_port_list,
+    parse_seconds,
+)
 
 
 class Mode(enum.Enum):
@@ -103,6 +113,7 @@ class SessionSettings(NamedTuple):
     verbose: bool = False
     history: bool = True
     telnet: bool = False  # --telnet: refuse every telnet option request (nc -t)
+    read_stdin: bool = True  # False for -d: the face gives the session a stdin that never ends
 
 
 class Settings(NamedTuple):
@@ -111,6 +122,7 @@ class Settings(NamedTuple):
     view: ViewSettings
     connect: ConnectSettings | None = None
     listen: ListenSettings | None = None
+    probe_ports: tuple[int, ...] = ()  # -z: every port to check (ConnectSettings.port is the first)
 
 
 class Flags(NamedTuple):
@@ -162,75 +174,9 @@ class Flags(NamedTuple):
     sh_exec: str | None = None
     greet_file: str | None = None
     telnet: bool = False
-
-
-# ---------------------------------------------------------------- value parsers
-
-_DECIMAL = re.compile(r"[0-9]+")
-_SECONDS = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-_HOST_NAME = re.compile(
-    r"(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?"
-)
-
-
-def parse_port(value: str, option: str, *, allow_zero: bool) -> int:
-    """A decimal TCP port; 0 only where the kernel may pick one (listen, -p)."""
-    low = 0 if allow_zero else 1
-    if _DECIMAL.fullmatch(value) and low <= int(value) <= 65535:
-        return int(value)
-    _usage(f"{option}: '{value}' is not a port number ({low}-65535)")
-
-
-# The longest duration we accept (~31 years): larger values overflow the OS's timeout types.
-MAX_SECONDS = 1e9
-# Linux's limits for the keep-alive timers (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT).
-MAX_KEEPALIVE_SECONDS = 32767
-MAX_KEEPALIVE_COUNT = 127
-
-
-def parse_seconds(value: str, option: str, *, allow_zero: bool = False) -> float:
-    """Seconds as a decimal number (`0.5` works); `-q` accepts 0, the others must be > 0."""
-    if _SECONDS.fullmatch(value):
-        seconds = float(value)
-        if seconds > MAX_SECONDS:
-            _usage(f"{option}: '{value}' is too long (at most {MAX_SECONDS:.0f} seconds)")
-        if math.isfinite(seconds) and (seconds > 0 or (allow_zero and seconds == 0)):
-            return seconds
-    bound = ">= 0" if allow_zero else "> 0"
-    _usage(f"{option}: '{value}' is not a number of seconds {bound} (e.g. 5 or 0.5)")
-
-
-def parse_count(value: str, option: str) -> int:
-    if _DECIMAL.fullmatch(value) and int(value) > 0:
-        return int(value)
-    _usage(f"{option}: '{value}' is not a positive whole number")
-
-
-def parse_host(value: str, what: str = "host") -> str:
-    """A host name or an address literal; `[::1]` loses its brackets. Malformed values are usage errors."""
-    text = value
-    if text.startswith("[") or text.endswith("]"):
-        if not (text.startswith("[") and text.endswith("]")):
-            _usage(f"{what} '{value}' has unbalanced brackets")
-        text = text[1:-1]
-        if ":" not in text:
-            _usage(f"{what} '{value}': brackets are only for IPv6 addresses, e.g. [::1]")
-    if ":" in text:
-        try:
-            ipaddress.IPv6Address(text)
-        except ValueError:
-            _host_port_hint(value, what)
-            _usage(f"{what} '{value}' is not a valid IPv6 address")
-        return text
-    if not _HOST_NAME.fullmatch(text):
-        _usage(f"{what} '{value}' is not a valid host name or address")
-    return text
-
-
-def _host_port_hint(value: str, what: str) -> None:
-    head, _, tail = value.rpartition(":")
-    if what == "host" and head and ":" not in head and _DECIMAL.fullmatch(tail):
-        _usage(f"'{value}': give host and port as two arguments: tcpcli {head} {tail}")
+    shutdown_on_eof: bool = False  # -N: OpenBSD nc's "shutdown after EOF", tcpcli's default anyway
+    numeric: bool = False  # -n: no DNS or service-name look-ups
+    no_stdin: bool = False  # -d: do not read stdin
 
 
 def _usage(message: str) -> NoReturn:
@@ -251,8 +197,11 @@ def build_settings(flags: Flags) -> Settings:
     _check_listen_only_flags(flags, mode)
     connect: ConnectSettings | None = None
     listen: ListenSettings | None = None
+    probe_ports: tuple[int, ...] = ()
     if mode in (Mode.CONNECT, Mode.PROBE):
         connect = _connect_settings(flags, family, sockopts, tls)
+        if mode is Mode.PROBE:
+            probe_ports = parse_port_list(flags.args[1:], numeric=flags.numeric)
     elif mode is Mode.LISTEN:
         listen = _listen_settings(flags, family, sockopts, tls)
     else:
@@ -266,7 +215,9 @@ def build_settings(flags: Flags) -> Settings:
             tls=tls,
         )
     _check_files(session, tls, listen)
-    return Settings(mode=mode, session=session, view=view, connect=connect, listen=listen)
+    return Settings(
+        mode=mode, session=session, view=view, connect=connect, listen=listen, probe_ports=probe_ports
+    )
 
 
 def _mode(flags: Flags) -> Mode:
@@ -305,40 +256,71 @@ def _connect_settings(
     if not args:
         _usage("missing HOST and PORT (try: tcpcli example.org 80, or tcpcli --help)")
     if len(args) == 1:
-        _host_port_hint(args[0], "host")
-        if _DECIMAL.fullmatch(args[0]):
+        host_port_hint(args[0], "host")
+        if is_decimal(args[0]):
             _usage(f"missing HOST before PORT {args[0]} (to listen on it: tcpcli -l {args[0]})")
         _usage(f"missing PORT after HOST '{args[0]}' (try: tcpcli {args[0]} 80)")
-    if len(args) > 2:
-        _usage(f"too many arguments: {' '.join(args[2:])} (expected HOST PORT)")
-    if _DECIMAL.fullmatch(args[0]) and not _DECIMAL.fullmatch(args[1]):
+    if len(args) > 2 and not flags.probe:
+        _usage(f"too many arguments: {' '.join(args[2:])} (expected HOST PORT; -z checks several ports)")
+    if is_decimal(args[0]) and not is_decimal(args[1]):
         _usage(f"the host comes first: tcpcli {args[1]} {args[0]}")
-    host = parse_host(args[0])
-    port = parse_port(args[1], "PORT", allow_zero=False)
+    host = _host(args[0], "host", family, flags.numeric)
+    if flags.probe:
+        port = parse_port_list(args[1:2], numeric=flags.numeric)[0]  # all of them: Settings.probe_ports
+    else:
+        port = parse_port(args[1], "PORT", allow_zero=False, numeric=flags.numeric)
+    source = None if flags.source is None else _host(flags.source, "-s/--source", family, flags.numeric)
     return ConnectSettings(
         host=host,
         port=port,
         family=family,
-        source=None if flags.source is None else parse_host(flags.source, "-s/--source"),
+        source=source,
         source_port=None
         if flags.source_port is None
-        else parse_port(flags.source_port, "-p", allow_zero=True),
+        else parse_port(flags.source_port, "-p", allow_zero=True, numeric=flags.numeric),
         connect_timeout=_connect_timeout(flags),
         sockopts=sockopts,
         tls=tls,
     )
 
 
-def _listen_settings(flags: Flags, family: int, sockopts: SocketOptions, tls: TlsSettings) -> ListenSettings:
+def _host(value: str, what: str, family: int, numeric: bool, command: str = "tcpcli") -> str:
+    """A host argument: well formed, of the family -4/-6 ask for if a literal, a literal at all with -n."""
+    host = parse_host(value, what, command=command)
+    check_family(host, family, what)
+    if numeric:
+        check_numeric(host, what)
+    return host
+
+
+def _listen_address(flags: Flags, family: int) -> tuple[str | None, int]:
+    """`[HOST] PORT`, or netcat's `-p PORT` and `-s ADDR` (ncat and traditional nc: `nc -l -p 8080`)."""
     args = flags.args
-    if not args:
-        _usage("-l needs a PORT (0 picks a free one): tcpcli -l 8080")
     if len(args) > 2:
         _usage(f"too many arguments: {' '.join(args[2:])} (expected [HOST] PORT)")
-    host = parse_host(args[0], "listen address") if len(args) == 2 else None
-    port = parse_port(args[-1], "PORT", allow_zero=True)
-    if flags.source is not None or flags.source_port is not None:
-        _usage("-s/-p set the local address of a connection; with -l give the address as [HOST] PORT")
+    host_text: str | None = args[0] if len(args) == 2 else None
+    port_text: str | None = args[-1] if args else None
+    port_option = "PORT"
+    if flags.source_port is not None:
+        if len(args) == 2 or (len(args) == 1 and is_decimal(args[0])):
+            _usage(f"the port is given twice: -p {flags.source_port} and {args[-1]} (give it once)")
+        host_text, port_text, port_option = (args[0] if args else None), flags.source_port, "-p"
+    if flags.source is not None:
+        if host_text is not None:
+            _usage(f"the address is given twice: -s {flags.source} and {host_text} (give it once)")
+        host_text = flags.source
+    if port_text is None:
+        _usage("-l needs a PORT (0 picks a free one): tcpcli -l 8080")
+    if host_text is None:
+        host_port_hint(port_text, "listen address", "tcpcli -l")
+    host = (
+        None if host_text is None else _host(host_text, "listen address", family, flags.numeric, "tcpcli -l")
+    )
+    return host, parse_port(port_text, port_option, allow_zero=True, numeric=flags.numeric)
+
+
+def _listen_settings(flags: Flags, family: int, sockopts: SocketOptions, tls: TlsSettings) -> ListenSettings:
+    host, port = _listen_address(flags, family)
     if flags.tls and not (flags.cert and flags.key):
         _usage("-l --tls needs --cert FILE and --key FILE to serve TLS")
     for name, given in (("--sni", flags.sni is not None), ("--insecure", flags.insecure)):
@@ -473,7 +455,7 @@ def _view_settings(flags: Flags) -> ViewSettings:
     try:
         encoding = lookup_text_encoding(flags.encoding).name
     except LookupError:
-        _usage(f"-e/--encoding: unknown codec '{flags.encoding}' (try utf-8, latin-1, cp437)")
+        _unknown_codec(flags.encoding)
     _check_codec_works(encoding, flags.encoding)
     views = [name for name, on in (("-x/--hex", flags.hex), ("-b/--binary", flags.binary)) if on]
     if flags.struct is not None:
@@ -508,6 +490,18 @@ def _view_settings(flags: Flags) -> ViewSettings:
         timestamps=flags.timestamps,
         color=color,
     )
+
+
+def _unknown_codec(value: str) -> NoReturn:
+    """netcat's -e runs a program; here it names a codec: a value that looks like a program says so."""
+    import shutil
+
+    if "/" in value or shutil.which(value) is not None:
+        _usage(
+            f"-e/--encoding: '{value}' looks like a program, but -e is the text encoding here (not netcat's "
+            f"execute): to run a program for each client, use -l PORT --exec '{value}'"
+        )
+    _usage(f"-e/--encoding: unknown codec '{value}' (try utf-8, latin-1, cp437)")
 
 
 def _check_codec_works(encoding: str, given: str) -> None:
@@ -546,6 +540,10 @@ def _session_settings(flags: Flags) -> SessionSettings:
     if flags.crlf and flags.eol not in (None, "crlf"):
         _usage(f"-C/--crlf and --eol {flags.eol} contradict each other")
     eol = EOL_BYTES["crlf" if flags.crlf else (flags.eol or "lf")]
+    if flags.shutdown_on_eof and flags.no_half_close:
+        _usage("-N (send FIN at stdin EOF) and --no-half-close contradict each other")
+    if flags.no_stdin and flags.quit_after_eof is not None:
+        _usage("-d does not read stdin, so it never ends: -q has nothing to wait after")
     quit_after = flags.quit_after_eof
     idle = flags.idle_timeout
     return SessionSettings(
@@ -559,6 +557,7 @@ def _session_settings(flags: Flags) -> SessionSettings:
         verbose=flags.verbose,
         history=not flags.no_history,
         telnet=flags.telnet,
+        read_stdin=not flags.no_stdin,
     )
 
 

@@ -25,7 +25,7 @@ CLOSED = "1"
         (["127.0.0.1:80"], 2, "two arguments"),
         (["127.0.0.1", "0"], 2, "not a port number"),
         (["127.0.0.1", "99999"], 2, "not a port number"),
-        (["127.0.0.1", "http"], 2, "not a port number"),
+        (["127.0.0.1", "htpp"], 2, "not a port number (1-65535) or a known service name"),
         (["127.0.0.1", "80", "extra"], 2, "too many arguments"),
         (["", "80"], 2, "not a valid host"),
         (["bad host", "80"], 2, "not a valid host"),
@@ -54,6 +54,25 @@ CLOSED = "1"
         (["-l", "-w", "5", "0"], 2, "-w/--connect-timeout is for connecting"),
         (["-l", "--tls", "--cert", "c", "--key", "k", "--sni", "x", "0"], 2, "--sni is for connecting"),
         (["-l", "--tls", "--cert", "c", "--key", "k", "--insecure", "0"], 2, "--insecure is for connecting"),
+        (["[::1]:8080"], 2, "two arguments: tcpcli ::1 8080"),
+        (["[::1]:8080", "80"], 2, "two arguments: tcpcli ::1 8080"),
+        (["-l", "127.0.0.1:8080"], 2, "two arguments: tcpcli -l 127.0.0.1 8080"),
+        (["-4", "::1", CLOSED], 2, "::1 is an IPv6 address, and -4 asks for IPv4"),  # was 68
+        (["-z", "-4", "::1", CLOSED], 2, "-4 asks for IPv4"),
+        (["-6", "127.0.0.1", CLOSED], 2, "-6 asks for IPv6"),
+        (["-4", "-s", "::1", "127.0.0.1", CLOSED], 2, "-s/--source ::1 is an IPv6 address"),
+        (["-l", "-4", "::1", "0"], 2, "-4 asks for IPv4"),
+        (["-n", "localhost", CLOSED], 2, "-n turns DNS off"),
+        (["-n", "127.0.0.1", "http"], 2, "-n turns name look-ups off"),
+        (["-l", "-n", "localhost", "0"], 2, "-n turns DNS off"),
+        (["-N", "--no-half-close", "127.0.0.1", CLOSED], 2, "contradict"),
+        (["-d", "-q", "1", "127.0.0.1", CLOSED], 2, "-d does not read stdin"),
+        (["-e", "/bin/sh", "127.0.0.1", CLOSED], 2, "use -l PORT --exec '/bin/sh'"),
+        (["127.0.0.1", "20-25"], 2, "not a port number"),
+        (["127.0.0.1", CLOSED, "2"], 2, "-z checks several ports"),
+        (["-z", "127.0.0.1", "25-20"], 2, "runs backwards"),
+        (["-l", "-p", "8080", "9090"], 2, "the port is given twice"),
+        (["-l", "-s", "127.0.0.1", "::1", "0"], 2, "the address is given twice"),
     ],
 )
 def test_bad_input_is_one_line_with_its_code(args: list[str], code: int, words: str) -> None:
@@ -64,6 +83,18 @@ def test_bad_input_is_one_line_with_its_code(args: list[str], code: int, words: 
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("tcpcli: ")
     assert words in lines[0]
+
+
+LONG_LABEL_HOST = "a" * 64 + ".example"
+
+
+@pytest.mark.parametrize("mode", [[], ["-z"], ["-l"], ["-l", "-k"]])
+def test_a_dns_label_over_63_characters_is_one_line_and_2(mode: list[str]) -> None:
+    """It was a 33-line idna traceback and exit 1, in every mode."""
+    result = run_tcpcli(*mode, LONG_LABEL_HOST, "80" if mode[:1] != ["-l"] else "0")
+    assert result.code == 2, result.stderr
+    assert result.stderr.startswith("tcpcli: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "at most 63" in result.stderr
 
 
 def test_unknown_host_is_68() -> None:

@@ -178,10 +178,11 @@ def test_a_second_signal_during_cleanup_is_ignored() -> None:
 # ---------------------------------------------------------------- random argv
 
 _OPTIONS = sorted([*SWITCHES, *VALUED])
+_LONG_LABEL = "a" * 64 + ".example"  # a DNS label over 63 characters: was a 33-line idna traceback
 _ODD_VALUES = [
     "", " ", "0", "-1", "1", "0.5", "1e3", "0x10", "nan", "inf", "99999999999999999999999", "é", "a b",
     "127.0.0.1", "::1", "[::1]", "localhost.", "utf-7", "hex", "<HI", "@", "x", "\\q", "a,a", "/dev/full",
-    "/", "lf", "never",
+    "/", "lf", "never", "http", "20-25", "[::1]:80", _LONG_LABEL, f"x.{_LONG_LABEL}",
 ]  # fmt: skip
 # file options only ever name paths that cannot be created or read, or /dev/full: no files left behind
 _PATH_FIELDS = {"output", "hex_log", "cafile", "cert", "key"}
@@ -202,7 +203,11 @@ def _argv(draw: st.DrawFn) -> list[str]:
             )
         else:
             argv.append(option)
-    positionals = draw(st.sampled_from([["127.0.0.1", closed], [closed], [], ["127.0.0.1", closed, "x"]]))
+    positionals = draw(
+        st.sampled_from(
+            [["127.0.0.1", closed], [closed], [], ["127.0.0.1", closed, "x"], [_LONG_LABEL, closed]]
+        )
+    )
     where = draw(st.integers(0, len(argv)))
     argv[where:where] = positionals
     return argv

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["Address", "connect_to", "open_connection", "resolve", "with_port"]
+
 import socket
 import threading
 import time
@@ -23,6 +25,20 @@ def open_connection(settings: ConnectSettings, report: Report) -> socket.socket:
     """A connected, blocking TCP socket with the user's socket options, or a TcpcliError with its code."""
     deadline = time.monotonic() + settings.connect_timeout
     addresses = resolve(settings.host, settings.port, settings.family, deadline, report)
+    return connect_to(addresses, settings, report, deadline)
+
+
+def with_port(addresses: list[Address], port: int) -> list[Address]:
+    """The same resolved addresses with another port (-z checks many ports after one look-up)."""
+    return [(family, (sockaddr[0], port, *sockaddr[2:])) for family, sockaddr in addresses]
+
+
+def connect_to(
+    addresses: list[Address], settings: ConnectSettings, report: Report, deadline: float | None = None
+) -> socket.socket:
+    """Try each resolved address in turn until `deadline` (time.monotonic(); default: -w from now)."""
+    if deadline is None:
+        deadline = time.monotonic() + settings.connect_timeout
     last_error: OSError | None = None
     for index, (family, sockaddr) in enumerate(addresses):
         remaining = deadline - time.monotonic()
@@ -126,6 +142,8 @@ def _resolve_name(host: str, port: int, family: int, deadline: float) -> list[tu
             result.append(socket.getaddrinfo(host, port, family, socket.SOCK_STREAM))
         except OSError as exc:
             result.append(exc)
+        except UnicodeError as exc:  # the idna codec: settings.parse_host refuses such names first
+            result.append(TcpcliError(f"{host} is not a valid host name ({exc})", ExitCode.USAGE))
 
     worker = threading.Thread(target=lookup, daemon=True, name="resolve")
     worker.start()
@@ -146,6 +164,8 @@ def _resolve_name(host: str, port: int, family: int, deadline: float) -> list[tu
         ):
             what = f"has no {'IPv6' if family == socket.AF_INET6 else 'IPv4'} address"
         raise TcpcliError(f"{host} {what} (check the spelling)", ExitCode.NO_HOST) from outcome
+    if isinstance(outcome, TcpcliError):
+        raise outcome
     if isinstance(outcome, OSError):
         raise translate_os_error(outcome, f"resolving {host}") from outcome
     return outcome  # type: ignore[return-value]
