@@ -2,23 +2,31 @@
 
 Fast paths move bytes inside the kernel: `os.splice` when stdin or stdout is a pipe, `os.sendfile` when
 stdin is a regular file. The portable copy loop handles everything else and every option that must see the
-bytes (`-C`, `-o`, `--hex-log`, `-x`, `--struct`, TLS). Each pump's `transfer()` blocks, moves one chunk
-and returns its size, 0 at end of stream.
+bytes (`-C`, `-o`, `--hex-log`, `-x`, `--struct`, `--telnet`, TLS). Each pump's `transfer()` blocks, moves
+one chunk and returns its size, 0 at end of stream.
+
+stdin and stdout may come non-blocking from the parent (O_NONBLOCK on a shared pipe): every path waits for
+readiness on EAGAIN instead of failing (see tcpcli.stdio).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
 import socket
 import stat
+import threading
+from collections import deque
 
 from tcpcli.connection import Connection, plain_socket
 from tcpcli.core.newline import CrlfTranslator
+from tcpcli.core.telnet import TelnetFilter
 from tcpcli.errors import ExitCode, TcpcliError
+from tcpcli.stdio import read_into, wait_ready, write_all
 from tcpcli.stream_views import StreamRenderer
-from tcpcli.taps import HexLog, OutputFile, timestamp_now, write_all
+from tcpcli.taps import HexLog, OutputFile, timestamp_now
 
 COPY_CHUNK = 256 * 1024  # big enough that per-call overhead vanishes, small enough to stay cache friendly
 SPLICE_CHUNK = 1 << 20  # the kernel caps a pipe transfer at the pipe's size anyway
@@ -51,6 +59,54 @@ def fd_kind(fd: int) -> str:
     return "other"
 
 
+class Sender:
+    """Every send of the copy paths: stdin's chunks (uplink thread) and `--telnet` refusals (downlink thread).
+
+    A chunk goes to `--hex-log` *before* it is handed to the kernel, under the same lock as the send, so the
+    log's order is the wire's: a reply can never be logged before the request that caused it. The lock also
+    keeps the two threads from interleaving inside a chunk. A refusal that finds the uplink busy (blocked on a
+    full socket) is queued and sent by the uplink as soon as its chunk is out: the downlink never waits on the
+    uplink and keeps reading.
+    """
+
+    def __init__(self, sock: Connection, hex_log: HexLog | None = None) -> None:
+        self._sock = sock
+        self._hex_log = hex_log
+        self._lock = threading.Lock()
+        self._replies: deque[bytes] = deque()
+
+    def send(self, data: bytes | memoryview) -> None:
+        """Send all of `data` (blocking); raises OSError as socket.sendall does."""
+        with self._lock:
+            self._send(data)
+        if self._replies:
+            self._flush()
+
+    def reply(self, data: bytes) -> None:
+        """Queue `data` and send it now unless a send is under way (then that sender sends it next).
+
+        Errors are dropped: a peer that is gone shows on the receiving side (EOF, reset) anyway.
+        """
+        self._replies.append(data)
+        with contextlib.suppress(OSError):
+            self._flush()
+
+    def _flush(self) -> None:
+        # Whoever holds the lock sends what is queued; a reply queued while the lock was held is seen by the
+        # holder's check after its release (append happens before the failed acquire), so none is left behind.
+        while self._replies and self._lock.acquire(blocking=False):
+            try:
+                while self._replies:
+                    self._send(self._replies.popleft())
+            finally:
+                self._lock.release()
+
+    def _send(self, data: bytes | memoryview) -> None:
+        if self._hex_log is not None:
+            self._hex_log.record(">", bytes(data))
+        self._sock.sendall(data)
+
+
 class Uplink:
     """stdin -> socket."""
 
@@ -69,27 +125,25 @@ class CopyUplink(Uplink):
     name = "copy"
 
     def __init__(
-        self, stdin_fd: int, sock: Connection, crlf: bool = False, hex_log: HexLog | None = None
+        self, stdin_fd: int, sock: Connection, crlf: bool = False, sender: Sender | None = None
     ) -> None:
         super().__init__(stdin_fd, sock)
         self._buffer = bytearray(COPY_CHUNK)
         self._view = memoryview(self._buffer)
         self._translator = CrlfTranslator() if crlf else None
-        self._hex_log = hex_log
+        self._sender = sender or Sender(sock)
 
     def transfer(self) -> int:
-        size = os.readv(self.stdin_fd, [self._buffer])  # into one reused buffer: no allocation per chunk
+        size = read_into(self.stdin_fd, self._buffer)  # into one reused buffer: no allocation per chunk
         if not size:
             return 0
         data = self._view[:size]
         out = self._translator.feed(bytes(data)) if self._translator else data
         self.sending = True
         try:
-            self.sock.sendall(out)
+            self._sender.send(out)
         finally:
             self.sending = False
-        if self._hex_log is not None:
-            self._hex_log.record(">", bytes(out))
         return len(out)
 
 
@@ -125,7 +179,14 @@ class SpliceUplink(_FallbackUplink):
         enlarge_pipe(stdin_fd)
 
     def _kernel_transfer(self) -> int:
-        return os.splice(self.stdin_fd, self.sock_fd, SPLICE_CHUNK)
+        while True:
+            try:
+                return os.splice(self.stdin_fd, self.sock_fd, SPLICE_CHUNK)
+            except BlockingIOError:
+                # stdin came O_NONBLOCK: the kernel then makes the whole splice non-blocking, socket side
+                # included, so EAGAIN means an empty pipe or a full socket. Wait until both can move.
+                wait_ready(self.stdin_fd, select.POLLIN)
+                wait_ready(self.sock_fd, select.POLLOUT)
 
 
 class SendfileUplink(_FallbackUplink):
@@ -183,6 +244,10 @@ class SpliceDownlink(Downlink):
                 moved = os.splice(self._sock_fd, self._stdout_fd, SPLICE_CHUNK)
             except BrokenPipeError as exc:
                 raise StdoutClosed from exc
+            except BlockingIOError:
+                # stdout came O_NONBLOCK: its pipe is full. Wait for room as below, then for the socket again.
+                self._room.poll(ROOM_WAIT_MS)
+                continue
             if moved:
                 return moved
             # 0 means end of stream, or no room in the pipe for the next segment: a peek tells them apart.
@@ -205,7 +270,9 @@ class CopyDownlink(Downlink):
         output: OutputFile | None = None,
         hex_log: HexLog | None = None,
         timestamps: bool = False,
+        telnet: Sender | None = None,
     ) -> None:
+        """`telnet`: `--telnet`, negotiation taken out of the data and refused through this sender."""
         self._sock = sock
         self._stdout_fd = stdout_fd
         self._buffer = bytearray(COPY_CHUNK)
@@ -214,22 +281,34 @@ class CopyDownlink(Downlink):
         self._output = output
         self._hex_log = hex_log
         self._timestamps = timestamps
+        self._telnet = TelnetFilter() if telnet is not None else None
+        self._replies = telnet
 
     def transfer(self) -> int:
+        """One received chunk to stdout (and taps); returns the bytes received, 0 at the peer's FIN."""
         size = self._sock.recv_into(self._buffer)
         if not size:
             return 0
-        data = self._view[:size]
+        data: bytes | memoryview = self._view[:size]
+        if self._hex_log is not None:
+            self._hex_log.record("<", bytes(data))  # the wire's bytes, telnet commands included
+        if self._telnet is not None and self._replies is not None:
+            data, reply = self._telnet.feed(bytes(data))
+            if reply:
+                self._replies.reply(reply)
+        self._deliver(data)
+        return size
+
+    def _deliver(self, data: bytes | memoryview) -> None:
+        if not data:
+            return
         if self._output is not None:
             self._output.write(data)
-        if self._hex_log is not None:
-            self._hex_log.record("<", bytes(data))
         if self._renderer is not None:
             stamp = timestamp_now() if self._timestamps else None
             self._write(self._renderer.feed(bytes(data), stamp))
         else:
             self._write(data)
-        return size
 
     def _write(self, data: bytes | memoryview) -> None:
         try:
@@ -240,6 +319,8 @@ class CopyDownlink(Downlink):
             raise TcpcliError(f"writing to stdout: {exc.strerror or exc}", ExitCode.IO_ERROR) from exc
 
     def finish(self) -> str | None:
+        if self._telnet is not None:
+            self._deliver(self._telnet.finish())  # a sequence cut off by the FIN is data after all
         return self._renderer.finish() if self._renderer is not None else None
 
 
@@ -254,14 +335,23 @@ def enlarge_pipe(fd: int) -> None:
 
 
 def choose_uplink(
-    stdin_fd: int, sock: Connection, crlf: bool, hex_log: HexLog | None, kind: str | None = None
+    stdin_fd: int,
+    sock: Connection,
+    crlf: bool,
+    hex_log: HexLog | None,
+    kind: str | None = None,
+    sender: Sender | None = None,
 ) -> Uplink:
-    """The fastest strategy the fds allow, unless an option needs to see the bytes."""
+    """The fastest strategy the fds allow, unless an option needs to see the bytes.
+
+    `sender` (shared with the downlink for `--telnet` replies) forces the copy path: a kernel transfer could
+    not be kept from interleaving with a reply.
+    """
     kind = kind or fd_kind(stdin_fd)
     if kind == "closed":
         return EmptyUplink(stdin_fd, sock)
-    if crlf or hex_log is not None or not plain_socket(sock):
-        return CopyUplink(stdin_fd, sock, crlf, hex_log)
+    if crlf or hex_log is not None or sender is not None or not plain_socket(sock):
+        return CopyUplink(stdin_fd, sock, crlf, sender or Sender(sock, hex_log))
     if kind == "pipe" and hasattr(os, "splice"):
         return SpliceUplink(stdin_fd, sock)
     if kind == "file" and hasattr(os, "sendfile"):
@@ -276,11 +366,13 @@ def choose_downlink(
     output: OutputFile | None,
     hex_log: HexLog | None,
     timestamps: bool,
+    telnet: Sender | None = None,
 ) -> Downlink:
+    """`telnet`: the sender for `--telnet` refusals (the copy path then filters the negotiation out)."""
     stdout_is_pipe = fd_kind(stdout_fd) == "pipe"
     if stdout_is_pipe:
         enlarge_pipe(stdout_fd)
-    needs_bytes = renderer is not None or output is not None or hex_log is not None
+    needs_bytes = renderer is not None or output is not None or hex_log is not None or telnet is not None
     if stdout_is_pipe and not needs_bytes and plain_socket(sock) and hasattr(os, "splice"):
         return SpliceDownlink(sock, stdout_fd)
-    return CopyDownlink(sock, stdout_fd, renderer, output, hex_log, timestamps)
+    return CopyDownlink(sock, stdout_fd, renderer, output, hex_log, timestamps, telnet)

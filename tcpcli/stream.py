@@ -17,7 +17,7 @@ from tcpcli.connection import Connection
 from tcpcli.core.eofpolicy import EofPolicy, Finish, SessionSnapshot, decide
 from tcpcli.core.events import Closed, InputEnded, PathChosen, PeerFinished, TimedOut
 from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
-from tcpcli.pumps import Downlink, StdoutClosed, Uplink, choose_downlink, choose_uplink, fd_kind
+from tcpcli.pumps import Downlink, Sender, StdoutClosed, Uplink, choose_downlink, choose_uplink, fd_kind
 from tcpcli.report import Reporter
 from tcpcli.settings import SessionSettings, ViewSettings
 from tcpcli.stream_views import make_stream_renderer
@@ -62,9 +62,13 @@ class StreamSession:
         self._output = OutputFile(session.output) if session.output else None
         self._hex_log = HexLog(session.hex_log) if session.hex_log else None
         self._renderer = make_stream_renderer(view)
-        self._uplink: Uplink = choose_uplink(stdin_fd, sock, session.crlf, self._hex_log, self._stdin_kind)
+        # --telnet: both threads send (stdin's chunks, the refusals), through one Sender that serialises them.
+        telnet = Sender(sock, self._hex_log) if session.telnet else None
+        self._uplink: Uplink = choose_uplink(
+            stdin_fd, sock, session.crlf, self._hex_log, self._stdin_kind, telnet
+        )
         self._downlink: Downlink = choose_downlink(
-            sock, stdout_fd, self._renderer, self._output, self._hex_log, view.timestamps
+            sock, stdout_fd, self._renderer, self._output, self._hex_log, view.timestamps, telnet
         )
         now = time.monotonic()
         self._progress = _Progress(now)
@@ -94,10 +98,12 @@ class StreamSession:
                     break
                 progress.sent += moved
                 progress.last_traffic = progress.last_input = time.monotonic()
+            # Reported before the FIN goes out: the peer's reaction to it (its own FIN, reported by the
+            # downlink thread) must not reach stderr first.
+            self._reporter.event(InputEnded(sent_fin=self._session.half_close))
             if self._session.half_close:
                 with contextlib.suppress(OSError):  # the peer may be gone already: its FIN/RST decides
                     self._sock.shutdown(socket.SHUT_WR)
-            self._reporter.event(InputEnded(sent_fin=self._session.half_close))
             progress.input_ended_at = progress.last_traffic = time.monotonic()  # a FIN is traffic too
         except TcpcliError as exc:
             progress.error = exc

@@ -7,6 +7,9 @@ import os
 import threading
 
 from tcpcli.errors import ExitCode, TcpcliError
+from tcpcli.stdio import write_all
+
+__all__ = ["HexLog", "OutputFile", "timestamp_now", "write_all"]
 
 
 def timestamp_now() -> str:
@@ -21,14 +24,6 @@ def _open_append(path: str, option: str) -> int:
         raise TcpcliError(
             f"{option} {path}: cannot create it ({exc.strerror})", ExitCode.CANT_CREATE
         ) from exc
-
-
-def write_all(fd: int, data: bytes | memoryview) -> None:
-    """os.write may write less than asked (pipes, signals): loop until every byte is out."""
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
 
 
 class OutputFile:
