@@ -32,6 +32,14 @@ class Connected(NamedTuple):
     remote: str
 
 
+class SessionOpened(NamedTuple):
+    """The interactive session's first line: who, and over what (TLS version, certificate checked or not)."""
+
+    peer: str
+    tls_version: str | None = None  # None: plain TCP
+    verified: bool | None = None  # None: no certificate check applies (a TLS server without --cafile)
+
+
 class Listening(NamedTuple):
     address: str
 
@@ -131,6 +139,7 @@ Event = (
     Resolving
     | Trying
     | Connected
+    | SessionOpened
     | Listening
     | InputEnded
     | PeerFinished
@@ -162,6 +171,13 @@ def describe(event: Event) -> str:
             return f"trying {address}"
         case Connected(local, remote):
             return f"connected {local} -> {remote}"
+        case SessionOpened(peer, tls_version, verified):
+            if tls_version is None:
+                return f"connected to {peer}"
+            check = ""
+            if verified is not None:
+                check = " (certificate verified)" if verified else " (certificate NOT verified: --insecure)"
+            return f"connected to {peer} over {tls_version}{check}"
         case Listening(address):
             return f"listening on {address}"
         case InputEnded(sent_fin):

@@ -15,7 +15,7 @@ def preload() -> None:
     """
     threading.Thread(
         target=importlib.import_module,
-        args=("tcpcli.interactive.session",),
+        args=("tcpcli.interactive.peersession",),
         name="tcpcli-preload",
         daemon=True,
     ).start()

@@ -3,6 +3,10 @@
 The connection may be a plain socket or a TLS channel that only offers blocking calls, so it is never handed
 to asyncio: a reader thread reads at full speed into the Inbox (writing `-o` / `--hex-log` as it goes), and a
 writer thread sends queued lines in order, then the FIN when asked.
+
+The reader starts as soon as the connection is open, before the screen's libraries have loaded: `-t` stamps
+each read when it happens and the closing line's duration runs from the connect; the screen catches up.
+With `--telnet` the reader takes the negotiation out of the data and queues the refusals for the writer.
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ import time
 from collections.abc import Callable
 
 from tcpcli.connection import Connection
+from tcpcli.core.telnet import TelnetFilter
 from tcpcli.errors import TcpcliError, translate_os_error
 from tcpcli.interactive.inbox import Inbox
 from tcpcli.taps import HexLog, OutputFile, timestamp_now
+
+__all__ = ["RECV_SIZE", "Channel"]
 
 # One read takes what the kernel has, up to this much: large enough that a flood costs few trips through
 # the GIL, small enough that `-t` timestamps stay per read.
@@ -36,18 +43,21 @@ class Channel:
         conn: Connection,
         inbox: Inbox,
         peer: str,
-        on_send_error: Callable[[TcpcliError], None],
         output: OutputFile | None = None,
         hex_log: HexLog | None = None,
         timestamps: bool = False,
+        telnet: bool = False,
     ) -> None:
         self._conn = conn
-        self._inbox = inbox
+        self.inbox = inbox  # received bytes wait here for the screen
         self._peer = peer
-        self._on_send_error = on_send_error
+        self._send_failed: Callable[[TcpcliError], None] | None = None
+        self._send_error: TcpcliError | None = None
+        self._lock = threading.Lock()
         self._output = output
         self._hex_log = hex_log
         self._timestamps = timestamps
+        self._telnet = TelnetFilter() if telnet else None
         self._outgoing: queue.SimpleQueue[bytes | _HalfClose | None] = queue.SimpleQueue()
         self.received = 0
         self.sent = 0
@@ -60,6 +70,14 @@ class Channel:
     def start(self) -> None:
         for thread in self._threads:
             thread.start()
+
+    def on_send_error(self, callback: Callable[[TcpcliError], None]) -> None:
+        """Who hears of a failed send (the screen, once it runs); a failure before that is passed on now."""
+        with self._lock:
+            self._send_failed = callback
+            error = self._send_error
+        if error is not None:
+            callback(error)
 
     def send(self, data: bytes) -> None:
         if data:
@@ -86,17 +104,24 @@ class Channel:
                     break
                 self.received += len(data)
                 self.last_traffic = time.monotonic()
+                stamp = timestamp_now() if self._timestamps else None
                 if self._output is not None:
                     self._output.write(data)
                 if self._hex_log is not None:
                     self._hex_log.record("<", data)
-                self._inbox.put(data, timestamp_now() if self._timestamps else None)
+                if self._telnet is not None:
+                    data, reply = self._telnet.feed(data)
+                    self.send(reply)
+                if data:
+                    self.inbox.put(data, stamp)
+            if self._telnet is not None and (rest := self._telnet.finish()):
+                self.inbox.put(rest, None)
         except TcpcliError as exc:
-            self._inbox.close(exc)
+            self.inbox.close(exc)
         except OSError as exc:
-            self._inbox.close(translate_os_error(exc, f"receiving from {self._peer}"))
+            self.inbox.close(translate_os_error(exc, f"receiving from {self._peer}"))
         else:
-            self._inbox.close()
+            self.inbox.close()
 
     def _write(self) -> None:
         try:
@@ -111,6 +136,13 @@ class Channel:
                 if self._hex_log is not None:
                     self._hex_log.record(">", item)
         except TcpcliError as exc:
-            self._on_send_error(exc)
+            self._failed(exc)
         except OSError as exc:
-            self._on_send_error(translate_os_error(exc, f"sending to {self._peer}"))
+            self._failed(translate_os_error(exc, f"sending to {self._peer}"))
+
+    def _failed(self, error: TcpcliError) -> None:
+        with self._lock:
+            self._send_error = error
+            callback = self._send_failed
+        if callback is not None:
+            callback(error)

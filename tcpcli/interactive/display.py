@@ -1,8 +1,11 @@
 """The screen above the input line: received data, the echo of sent lines and events, in arrival order.
 
 prompt_toolkit can only draw its input line from column 0, so a partial line from the peer (`login: `) is not
-printed: it is held and shown as the start of the input line, where a terminal would show it. The echo of the
-answer then completes that line (`login: root`); an event or the next data ends it.
+printed: it is held and shown as the start of the input line, where a terminal would show it. Once the answer
+is sent, the partial line is printed as it is and the echo starts on a line of its own, `> root`: an echo that
+continued the peer's line would look like more peer data (with colour off, or after binary data).
+Events are wrapped at word boundaries to the terminal's width; peer data and echoes are not (a copied line
+must stay the line that was received or sent).
 """
 
 from __future__ import annotations
@@ -11,8 +14,13 @@ from rich.console import Console
 from rich.text import Text
 
 from tcpcli.interactive.inbox import Batch
-from tcpcli.interactive.render import EVENT, NOTE, echo_text, event_line, stamp_text
+from tcpcli.interactive.render import ECHO, ECHO_PREFIX, EVENT, NOTE, echo_text, event_line, stamp_text
 from tcpcli.interactive.views import ReceivedView
+
+__all__ = ["PARTIAL_LIMIT", "SECRET_ECHO", "Display", "flood_note"]
+
+# What the echo of a secret line says instead of the line.
+SECRET_ECHO = "(secret line sent: not shown, not saved)"
 
 # A partial line longer than this (in terminal cells) is printed with a line break instead of being held:
 # the input line would otherwise start far to the right, or redraw kilobytes on each key press.
@@ -38,6 +46,7 @@ class Display:
         self._output_path = output_path
         self._partial = Text()
         self._partial_ansi = ""
+        self.last_line = ""  # the peer's last line (held or printed), plain text: does it ask for a password?
         self.position = 0  # received bytes shown or skipped so far: the offset a new hex view starts at
 
     @property
@@ -73,6 +82,13 @@ class Display:
         if batch.ended:
             out.append_text(self.view.finish())
         self._emit(out)
+        self._note_last_line(out.plain)
+
+    def _note_last_line(self, shown: str) -> None:
+        if self._partial.plain:
+            self.last_line = self._partial.plain
+        elif shown:
+            self.last_line = shown.rstrip("\n").rpartition("\n")[2]
 
     def switch_view(self, view: ReceivedView) -> None:
         """F2: flush what the old view held back, then show the rest through the new one."""
@@ -82,13 +98,19 @@ class Display:
         self.show_header()
 
     def echo(self, lines: list[str]) -> None:
-        """The sent lines, the first completing a held partial line if there is one."""
-        inline = bool(self._partial.plain)
-        self._print(self._take_partial().append_text(echo_text(lines, inline)))
+        """The sent lines, each `> line` on a line of its own (a held partial line is printed first)."""
+        self.end_partial_line()
+        self._print(echo_text(lines))
+
+    def echo_secret(self) -> None:
+        """A secret line was sent: say so, without it."""
+        self.end_partial_line()
+        self._print(Text(ECHO_PREFIX + SECRET_ECHO + "\n", ECHO))
 
     def event(self, message: str, style: str = EVENT) -> None:
         """An event on a line of its own, after a held partial line: the screen keeps the order of things."""
-        self._print(self._line_start().append_text(event_line(message, style)))
+        self.end_partial_line()
+        self._print(event_line(message, style), wrap=True)
 
     def end_partial_line(self) -> None:
         """Print a held partial line with a line break (the session is ending, or the view changes)."""
@@ -138,6 +160,13 @@ class Display:
             self._console.print(partial, end="")
         self._partial_ansi = capture.get()
 
-    def _print(self, text: Text) -> None:
+    def _print(self, text: Text, wrap: bool = False) -> None:
+        """`wrap`: break at word boundaries to the terminal's width (events), else the terminal wraps."""
+        if wrap and text.cell_len > self._console.width:
+            text.rstrip()
+            lines = text.wrap(self._console, self._console.width)
+            for line in lines:
+                line.rstrip()  # no trailing blank where a line was broken
+            text = Text("\n").join(lines).append("\n")
         if text.plain:
             self._console.print(text, end="")

@@ -17,18 +17,29 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 
+from tcpcli.core.events import format_address
 from tcpcli.interactive.display import Display
 from tcpcli.interactive.history import open_history
 from tcpcli.interactive.prompt import make_prompt_session, prompt_message
 from tcpcli.interactive.render import WARNING, make_console
 from tcpcli.interactive.screen import ScreenWriter
+from tcpcli.interactive.secret import SecretLine
 from tcpcli.interactive.typed import InputRules
 from tcpcli.interactive.views import make_view
 from tcpcli.report import color_enabled
-from tcpcli.settings import Settings, View
+from tcpcli.settings import Mode, Settings, View
+
+__all__ = ["PROMPT_EXIT_WAIT", "Front", "history_service"]
 
 # How long the input line (and then the screen writer) get to finish before they are abandoned.
 PROMPT_EXIT_WAIT = 1.0
+
+
+def history_service(settings: Settings) -> str | None:
+    """The service whose history a session uses (HOST:PORT as typed), None for the shared history."""
+    if settings.mode is Mode.CONNECT and settings.connect is not None:
+        return format_address(settings.connect.host, settings.connect.port)
+    return None  # listen mode has no one peer; --demo's port changes every run
 
 
 class Front:
@@ -39,8 +50,8 @@ class Front:
         settings: Settings,
         mode: Callable[[], View],
         rules: Callable[[], InputRules],
-        on_line: Callable[[str], None],
-        toolbar: Callable[[], StyleAndTextTuples],
+        on_line: Callable[[str, bool], None],
+        toolbar: Callable[[int], StyleAndTextTuples],
         on_toggle_view: Callable[[], None] | None = None,
         pt_input: Input | None = None,
         pt_output: Output | None = None,
@@ -57,13 +68,15 @@ class Front:
             view.timestamps,
             session.output,
         )
+        self.secret = SecretLine()
         self.prompt = make_prompt_session(
             lambda: prompt_message(self.display.partial, mode()),
             rules,
             on_line,
             toolbar,
-            open_history(session.history, self.warn_threadsafe, environ),
+            open_history(session.history, self.warn_threadsafe, environ, history_service(settings)),
             color,
+            self.secret,
             on_toggle_view,
             pt_input,
             pt_output,
@@ -104,6 +117,14 @@ class Front:
         if self._writing is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._writing, PROMPT_EXIT_WAIT)
+
+    def peer_said(self, last_line: str) -> None:
+        """After received data is drawn: a password prompt makes the next line secret."""
+        self.secret.peer_said(last_line)
+
+    def input_lines(self) -> int:
+        """Lines in the input area (more than one after a paste), for the toolbar."""
+        return self.prompt.default_buffer.document.line_count
 
     def call_soon(self, callback: Callable[..., object], *args: object) -> None:
         """From another thread; after the loop has closed there is nobody left to tell."""

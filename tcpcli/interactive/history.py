@@ -2,17 +2,29 @@
 
 History is a convenience: a read-only home, a full disk or a bad XDG_STATE_HOME must never stop a session,
 so every failure falls back to in-memory history with one warning.
+
+Each service (the HOST:PORT connected to, as typed) keeps its own file, `$XDG_STATE_HOME/tcpcli/history.d/
+HOST:PORT`, so Up in a Redis session recalls Redis commands, not a chat line. The shared file
+`$XDG_STATE_HOME/tcpcli/history` is the fallback: sessions with no one service (listen mode, --demo) use it,
+and a service's Up goes on into it once the service's own lines are exhausted (older lines, read only).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
+__all__ = ["SafeFileHistory", "history_path", "open_history", "service_history_path"]
+
 Warn = Callable[[str], None]
+
+# Characters kept in a service's history file name; anything else (a `/` cannot be in a host, but be sure)
+# becomes `_`.
+_SAFE = re.compile(r"[^A-Za-z0-9._:\[\]-]")
 
 
 def history_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -25,21 +37,38 @@ def history_path(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "tcpcli" / "history"
 
 
-class SafeFileHistory(FileHistory):
-    """A FileHistory that goes on in memory (and says so once) when its file fails mid-session."""
+def service_history_path(service: str, environ: Mapping[str, str] | None = None) -> Path:
+    """`$XDG_STATE_HOME/tcpcli/history.d/HOST:PORT` (`[::1]:6379` for IPv6), lower case."""
+    return history_path(environ).parent / "history.d" / _SAFE.sub("_", service.lower())
 
-    def __init__(self, path: Path, warn: Warn) -> None:
+
+class SafeFileHistory(FileHistory):
+    """A FileHistory that goes on in memory (and says so once) when its file fails mid-session.
+
+    With a `fallback` file, its lines come after this file's own (older, never written to).
+    """
+
+    def __init__(self, path: Path, warn: Warn, fallback: Path | None = None) -> None:
         super().__init__(str(path))
         self._path = path
         self._warn = warn
+        self._fallback = fallback
         self._failed = False
 
     def load_history_strings(self) -> Iterable[str]:
         try:
-            return list(super().load_history_strings())
+            own = list(super().load_history_strings())  # newest first
         except OSError as exc:
             self._fail(exc, "read")
-            return []
+            own = []
+        if self._fallback is None or not self._fallback.exists():
+            return own
+        try:
+            shared = list(FileHistory(str(self._fallback)).load_history_strings())
+        except OSError:
+            return own  # the shared file is a bonus: unreadable, it is simply not offered
+        known = set(own)
+        return own + [line for line in shared if line not in known]
 
     def store_string(self, string: str) -> None:
         if self._failed:
@@ -55,12 +84,19 @@ class SafeFileHistory(FileHistory):
             self._warn(f"history kept in memory only: cannot {doing} {self._path} ({exc.strerror or exc})")
 
 
-def open_history(enabled: bool, warn: Warn, environ: Mapping[str, str] | None = None) -> History:
-    """The session's history; the file is created private (0600): typed lines may hold passwords."""
+def open_history(
+    enabled: bool, warn: Warn, environ: Mapping[str, str] | None = None, service: str | None = None
+) -> History:
+    """The session's history: the service's own file (with the shared one behind it) or the shared file.
+
+    Files are created private (0600, in 0700 directories): typed lines may hold passwords.
+    """
     if not enabled:
         return InMemoryHistory()
-    path = history_path(environ)
+    shared = history_path(environ)
+    path = shared if service is None else service_history_path(service, environ)
     try:
+        shared.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600))
     except OSError as exc:
@@ -69,4 +105,4 @@ def open_history(enabled: bool, warn: Warn, environ: Mapping[str, str] | None = 
             " --no-history turns it off"
         )
         return InMemoryHistory()
-    return SafeFileHistory(path, warn)
+    return SafeFileHistory(path, warn, None if service is None else shared)

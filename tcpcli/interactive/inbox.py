@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from tcpcli.errors import TcpcliError
 
+__all__ = ["Batch", "Chunk", "Inbox"]
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -34,23 +36,37 @@ class Batch:
     error: TcpcliError | None = None  # the read failed after these chunks
 
 
+def _nobody() -> None:
+    """The Inbox's wake-up before the screen listens."""
+
+
 class Inbox:
     """Thread-safe: `put`/`close` from the reader thread, `take` from the event loop.
 
     `notify` is called (from the reader thread) when data arrives while the screen is idle, at most once
-    until the next `take`, so a flood costs one wake-up per frame, not one per read.
+    until the next `take`, so a flood costs one wake-up per frame, not one per read. The reader may start
+    before the screen exists: until `listen(notify)` the Inbox only collects (within its limit).
     """
 
-    def __init__(self, limit: int, notify: Callable[[], None]) -> None:
+    def __init__(self, limit: int, notify: Callable[[], None] | None = None) -> None:
         self._limit = limit
-        self._notify = notify
+        self._notify: Callable[[], None] = notify or _nobody
         self._lock = threading.Lock()
         self._chunks: deque[Chunk] = deque()
         self._size = 0
         self._dropped = 0
         self._closed = False
         self._error: TcpcliError | None = None
-        self._notified = False
+        self._notified = notify is None  # nobody to wake yet: `listen` does it
+
+    def listen(self, notify: Callable[[], None]) -> None:
+        """The screen is ready: `notify` from now on, and at once if something came before it."""
+        with self._lock:
+            self._notify = notify
+            wake = bool(self._chunks) or self._closed
+            self._notified = wake
+        if wake:
+            notify()
 
     def put(self, data: bytes, stamp: str | None = None) -> None:
         with self._lock:

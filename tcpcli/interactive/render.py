@@ -69,11 +69,11 @@ def event_line(message: str, style: str = EVENT) -> Text:
     return out
 
 
-def echo_text(lines: list[str], inline: bool) -> Text:
-    """The local echo of sent lines; after a partial line (`login: `) the first one continues that line."""
+def echo_text(lines: list[str]) -> Text:
+    """The local echo of sent lines, each on a line of its own after `> `: never mistaken for peer data."""
     out = Text()
-    for index, line in enumerate(lines):
-        out.append_text(safe_text(line if inline and index == 0 else ECHO_PREFIX + line, ECHO))
+    for line in lines:
+        out.append_text(safe_text(ECHO_PREFIX + line, ECHO))
         out.append("\n")
     return out
 

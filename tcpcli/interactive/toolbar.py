@@ -1,4 +1,10 @@
-"""The bottom toolbar as a pure function of a stats snapshot: what it shows is testable without a terminal."""
+"""The bottom toolbar as a pure function of a stats snapshot and the terminal's width: testable without one.
+
+prompt_toolkit cuts a toolbar that is too wide at the right edge, which is where the key hints are, so the
+toolbar is laid out for the width it gets: at 80 columns everything that matters fits (peer, TLS, state, the
+keys), and narrower it gives up detail in a fixed order (the encoding, long key names, byte counts, ...)
+rather than the keys or a security warning.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ import enum
 from dataclasses import dataclass
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
+
+__all__ = ["LinkState", "Stats", "format_size", "toolbar_fragments"]
 
 
 class LinkState(enum.Enum):
@@ -24,6 +32,9 @@ class Stats:
     sent: int
     state: LinkState
     clients: int | None = None  # the keep-open server: how many are connected (None: one connection)
+    tls: tuple[str, bool | None] | None = None  # (version, certificate verified) or None: plain TCP
+    secret: bool = False  # the line being typed is secret (Ctrl-O, or the peer asked for a password)
+    input_lines: int = 1  # lines in the input area (a paste): said when more than one
 
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
@@ -39,40 +50,75 @@ def format_size(count: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+# Key hints, long and short, per state: one connection, then the keep-open server (where Ctrl-D only ends
+# typed input and Ctrl-C stops the server).
 _KEYS = {
-    LinkState.OPEN: "Ctrl-D: FIN  Ctrl-C: quit",
-    LinkState.HALF_CLOSED: "Ctrl-C: quit",
-    LinkState.INPUT_ENDED: "Ctrl-C: quit",
-    LinkState.CLOSED: "",
+    LinkState.OPEN: ("Ctrl-D: FIN  Ctrl-C: quit  Ctrl-O: secret", "^D FIN ^C quit ^O secret"),
+    LinkState.HALF_CLOSED: ("Ctrl-C: quit", "^C quit"),
+    LinkState.INPUT_ENDED: ("Ctrl-C: quit", "^C quit"),
+    LinkState.CLOSED: ("", ""),
 }
-
-
-# The keep-open server: Ctrl-D only ends typed input (the server goes on), Ctrl-C stops the server.
 _SERVER_KEYS = {
-    LinkState.OPEN: "Ctrl-D: end input  Ctrl-C: stop",
-    LinkState.INPUT_ENDED: "Ctrl-C: stop",
-    LinkState.CLOSED: "",
+    LinkState.OPEN: ("Ctrl-D: end input  Ctrl-C: stop  Ctrl-O: secret", "^D end ^C stop ^O secret"),
+    LinkState.INPUT_ENDED: ("Ctrl-C: stop", "^C stop"),
+    LinkState.CLOSED: ("", ""),
 }
 
+# Each part is a list of forms, widest first; "" means the part is left out. When the toolbar is too wide,
+# these steps are taken in order, each moving one part to its next form, until it fits.
+_NARROWING = ("encoding", "keys", "counts", "mode", "secret", "input", "tls", "clients", "counts", "keys")
 
-def toolbar_fragments(stats: Stats, can_toggle: bool = False) -> StyleAndTextTuples:
-    """prompt_toolkit formatted text: `peer | [clients |] mode | encoding | in/out | state | keys`."""
-    keys = _KEYS[stats.state] if stats.clients is None else _SERVER_KEYS.get(stats.state, "")
+Part = tuple[str, list[str]]  # (style class, forms)
+
+
+def toolbar_fragments(stats: Stats, can_toggle: bool = False, width: int = 10_000) -> StyleAndTextTuples:
+    """prompt_toolkit formatted text: `peer | [TLS |] [clients |] mode | encoding | in/out | state | keys`."""
+    parts = _parts(stats, can_toggle)
+    chosen = {name: 0 for name in parts}
+    for name in _NARROWING:
+        if _width(parts, chosen) <= width:
+            break
+        if name in parts:
+            chosen[name] = min(chosen[name] + 1, len(parts[name][1]) - 1)
+    shown = [(style, forms[chosen[name]]) for name, (style, forms) in parts.items() if forms[chosen[name]]]
+    overflow = sum(len(text) for _style, text in shown) - width
+    if overflow > 0:  # still too wide: the peer's name gives way, from its start (the port stays)
+        style, peer = shown[0]
+        shown[0] = (style, " ..." + peer[overflow + 4 :] if overflow + 4 < len(peer) else " ")
+    fragments: StyleAndTextTuples = list(shown)
+    return fragments
+
+
+def _parts(stats: Stats, can_toggle: bool) -> dict[str, Part]:
+    long_keys, short_keys = (_KEYS if stats.clients is None else _SERVER_KEYS).get(stats.state, ("", ""))
     if can_toggle and stats.state is not LinkState.CLOSED:
-        keys += "  F2: " + ("text" if stats.mode == "hex" else "hex")
-    parts: StyleAndTextTuples = [
-        ("class:toolbar.peer", f" {stats.peer} "),
-        *_client_count(stats.clients),
-        ("class:toolbar", f"| {stats.mode} | {stats.encoding} "),
-        ("class:toolbar", f"| in {format_size(stats.received)} out {format_size(stats.sent)} "),
-        (f"class:toolbar.state.{stats.state.name.lower()}", f"| {stats.state.value} "),
-    ]
-    if keys:
-        parts.append(("class:toolbar.keys", f"| {keys} "))
+        other = "text" if stats.mode == "hex" else "hex"
+        long_keys += f"  F2: {other}"
+        short_keys += f" F2 {other}"
+    counts = f"in {format_size(stats.received)} out {format_size(stats.sent)}"
+    parts: dict[str, Part] = {"peer": ("class:toolbar.peer", [f" {stats.peer} "])}
+    if stats.tls is not None:
+        version, verified = stats.tls
+        if verified is False:  # never dropped: the one thing a person must not miss
+            parts["tls"] = ("class:toolbar.tls.unverified", [f"| {version} unverified ", "| TLS unverified "])
+        else:
+            parts["tls"] = ("class:toolbar.tls", [f"| {version} ", "| TLS "])
+    if stats.clients is not None:
+        clients = f"{stats.clients} client{'' if stats.clients == 1 else 's'}"
+        parts["clients"] = ("class:toolbar.clients", [f"| {clients} ", f"| {stats.clients} "])
+    parts["mode"] = ("class:toolbar", [f"| {stats.mode} ", ""])
+    parts["encoding"] = ("class:toolbar", [f"| {stats.encoding} ", ""])
+    parts["counts"] = ("class:toolbar", [f"| {counts} ", f"| {format_size(stats.received)} ", ""])
+    parts["state"] = (f"class:toolbar.state.{stats.state.name.lower()}", [f"| {stats.state.value} "])
+    if stats.secret:
+        parts["secret"] = ("class:toolbar.secret", ["| SECRET: not echoed, not saved ", "| SECRET "])
+    if stats.input_lines > 1:
+        lines = stats.input_lines
+        parts["input"] = ("class:toolbar.input", [f"| {lines} lines to send ", f"| {lines} lines "])
+    if long_keys:
+        parts["keys"] = ("class:toolbar.keys", [f"| {long_keys} ", f"| {short_keys} ", "| ^C quit "])
     return parts
 
 
-def _client_count(clients: int | None) -> StyleAndTextTuples:
-    if clients is None:
-        return []
-    return [("class:toolbar.clients", f"| {clients} client{'' if clients == 1 else 's'} ")]
+def _width(parts: dict[str, Part], chosen: dict[str, int]) -> int:
+    return sum(len(forms[chosen[name]]) for name, (_style, forms) in parts.items())

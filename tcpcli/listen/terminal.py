@@ -116,12 +116,13 @@ class ServerTerminal:
                 else:
                     self._feeds.received(item.source, item.source.peer, item.data)
                     drawn += len(item.data)
+        self._front.peer_said(display.last_line)
         self._front.prompt.app.invalidate()  # a held partial line is part of the input line
         return drawn
 
     # ------------------------------------------------------------ typed lines
 
-    def _send_line(self, line: str) -> None:
+    def _send_line(self, line: str, secret: bool = False) -> None:
         decision = decide_line(line, self._rules())
         if isinstance(decision, Refuse):
             self.warning(decision.message)
@@ -129,7 +130,10 @@ class ServerTerminal:
         if not decision.data and self._mode in (View.BINARY, View.HEX):
             return  # an empty line of hex or escapes is nothing at all
         self._relay.from_local(decision.data)
-        self._front.display.echo(split_lines(line) if self._mode in (View.TEXT, View.STRUCT) else [line])
+        if secret:
+            self._front.display.echo_secret()
+        else:
+            self._front.display.echo(split_lines(line) if self._mode in (View.TEXT, View.STRUCT) else [line])
 
     def _end_input(self) -> None:
         """Ctrl-D: nothing more is typed to the clients; they stay connected and keep being shown."""
@@ -141,7 +145,7 @@ class ServerTerminal:
         view, session = self._settings.view, self._settings.session
         return InputRules(self._mode, view.encoding, session.eol, closed=self._state is not LinkState.OPEN)
 
-    def _toolbar(self) -> StyleAndTextTuples:
+    def _toolbar(self, width: int) -> StyleAndTextTuples:
         clients = self._relay.clients
         stats = Stats(
             peer=self._address,
@@ -151,5 +155,7 @@ class ServerTerminal:
             sent=self._sent_by_gone + sum(client.sent for client in clients),
             state=self._state,
             clients=len(clients),
+            secret=self._front.secret.active,
+            input_lines=self._front.input_lines(),
         )
-        return toolbar_fragments(stats)
+        return toolbar_fragments(stats, width=width)

@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 from prompt_toolkit.history import InMemoryHistory
 
-from tcpcli.interactive.display import PARTIAL_LIMIT, Display, flood_note
-from tcpcli.interactive.history import SafeFileHistory, history_path, open_history
+from tcpcli.interactive.display import PARTIAL_LIMIT, SECRET_ECHO, Display, flood_note
+from tcpcli.interactive.history import SafeFileHistory, history_path, open_history, service_history_path
 from tcpcli.interactive.inbox import Batch, Chunk, Inbox
 from tcpcli.interactive.pacing import MAX_BUDGET, MIN_BUDGET, TARGET_SECONDS, FramePacer
 from tcpcli.interactive.render import make_console
+from tcpcli.interactive.secret import SecretLine
 from tcpcli.interactive.structview import StructView
 from tcpcli.interactive.toolbar import LinkState, Stats, format_size, toolbar_fragments
 from tcpcli.interactive.typed import INPUT_CLOSED, InputRules, Refuse, Send, decide_line
-from tcpcli.interactive.views import HexView, ReceivedView, TextView, make_view
+from tcpcli.interactive.views import BinaryView, HexView, ReceivedView, TextView, make_view
 from tcpcli.settings import View, ViewSettings
 
 # ---------------------------------------------------------------- typed lines
@@ -132,6 +133,38 @@ def test_toolbar_shows_peer_mode_encoding_counts_and_state() -> None:
     assert "Ctrl-C: quit" in text and "Ctrl-D" not in text
 
 
+def toolbar_text(stats: Stats, width: int, can_toggle: bool = True) -> str:
+    return "".join(fragment[1] for fragment in toolbar_fragments(stats, can_toggle, width))
+
+
+WIDE_PEER = Stats("[2001:db8::1]:6379", "text", "utf-8", 1536, 12, LinkState.OPEN, tls=("TLSv1.3", False))
+
+
+@pytest.mark.parametrize("width", [80, 100, 200])
+def test_toolbar_fits_80_columns_and_keeps_the_keys_and_the_tls_warning(width: int) -> None:
+    """Issue 11 item 7: at 80 columns prompt_toolkit cut the key hints off the right edge."""
+    for stats in (Stats("127.0.0.1:5555", "text", "utf-8", 1536, 12, LinkState.OPEN), WIDE_PEER):
+        text = toolbar_text(stats, width)
+        assert len(text) <= width
+        assert "quit" in text and ("FIN" in text or stats.tls)
+    assert "TLS unverified" in toolbar_text(WIDE_PEER, 80)
+
+
+@pytest.mark.parametrize("width", [79, 60, 50, 40, 30])
+def test_narrower_toolbars_give_up_detail_before_the_quit_key(width: int) -> None:
+    text = toolbar_text(Stats("127.0.0.1:5555", "text", "utf-8", 10, 2, LinkState.OPEN), width)
+    assert len(text) <= width and "^C quit" in text and "| open " in text
+
+
+def test_toolbar_says_secret_lines_pasted_lines_and_tls() -> None:
+    stats = Stats(
+        "h:1", "text", "utf-8", 0, 0, LinkState.OPEN, tls=("TLSv1.3", True), secret=True, input_lines=200
+    )
+    text = toolbar_text(stats, 200)
+    assert "| TLSv1.3 |" in text and "SECRET: not echoed, not saved" in text and "200 lines to send" in text
+    assert "SECRET" in toolbar_text(stats, 60)
+
+
 @pytest.mark.parametrize(
     ("count", "shown"), [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (20 * 2**20, "20.0 MiB")]
 )
@@ -171,6 +204,22 @@ def test_history_failing_mid_session_warns_once_and_goes_on(tmp_path: Path) -> N
     assert len(warnings) == 1
 
 
+def test_each_service_has_its_own_history_and_the_shared_one_comes_after_it(tmp_path: Path) -> None:
+    """Issue 11 item 11: Up in a Redis session recalled a chat line."""
+    env = {"XDG_STATE_HOME": str(tmp_path)}
+    shared = open_history(True, pytest.fail, env)
+    shared.append_string("old shared line")
+    chat = open_history(True, pytest.fail, env, "chat.example:7000")
+    chat.append_string("hello everyone")
+    redis = open_history(True, pytest.fail, env, "[::1]:6379")
+    redis.append_string("PING")
+    assert service_history_path("[::1]:6379", env) == tmp_path / "tcpcli" / "history.d" / "[::1]:6379"
+    assert os.stat(service_history_path("[::1]:6379", env)).st_mode & 0o777 == 0o600
+    again = open_history(True, pytest.fail, env, "[::1]:6379")
+    assert list(again.load_history_strings()) == ["PING", "old shared line"]  # newest first; no chat line
+    assert "PING" not in history_path(env).read_text()
+
+
 def test_history_disabled_is_memory_only() -> None:
     assert isinstance(open_history(False, pytest.fail), InMemoryHistory)
 
@@ -184,18 +233,46 @@ def screen_of(view: ReceivedView | None = None, timestamps: bool = False) -> tup
     return display, out
 
 
-def test_a_partial_line_is_held_for_the_input_line_and_completed_by_the_echo() -> None:
+def test_a_partial_line_is_held_for_the_input_line_and_the_echo_starts_a_line_of_its_own() -> None:
     display, out = screen_of()
     display.received(Batch([Chunk(b"220 ready\r\nlogin: ")]))
     assert out.getvalue() == "220 ready\n"
     assert display.partial == "login: "
     display.echo(["root"])
-    assert out.getvalue() == "220 ready\nlogin: root\n"
+    assert out.getvalue() == "220 ready\nlogin: \n> root\n"  # never `login: root`: that looks received
     assert display.partial == ""
     display.echo(["next"])
     display.echo([""])
     display.end_partial_line()
-    assert out.getvalue() == "220 ready\nlogin: root\n> next\n> \n"
+    assert out.getvalue() == "220 ready\nlogin: \n> root\n> next\n> \n"
+
+
+@pytest.mark.parametrize("view", [TextView("utf-8"), BinaryView()])
+def test_without_colour_a_sent_line_and_a_received_one_never_look_alike(view: ReceivedView) -> None:
+    """Issue 11 item 4: `login: root` typed and `login: root` received, in -b with NO_COLOR."""
+    typed, out_typed = screen_of(view)
+    typed.received(Batch([Chunk(b"\x00\x01login: ")]))
+    typed.echo(["root"])
+    received, out_received = screen_of(type(view)("utf-8") if isinstance(view, TextView) else BinaryView())
+    received.received(Batch([Chunk(b"\x00\x01login: root\n")]))
+    assert out_typed.getvalue() != out_received.getvalue()
+    assert out_typed.getvalue().splitlines()[-1] == "> root"
+
+
+def test_a_secret_line_is_echoed_without_its_text() -> None:
+    display, out = screen_of()
+    display.received(Batch([Chunk(b"Password: ")]))
+    assert display.last_line == "Password: "
+    display.echo_secret()
+    assert out.getvalue() == f"Password: \n> {SECRET_ECHO}\n"
+
+
+def test_the_last_line_is_the_held_partial_or_the_last_whole_line() -> None:
+    display, _out = screen_of()
+    display.received(Batch([Chunk(b"one\nEnter PIN:\n")]))
+    assert display.last_line == "Enter PIN:"
+    display.received(Batch([Chunk(b"x\nlogin: ")]))
+    assert display.last_line == "login: "
 
 
 def test_events_end_a_partial_line_first() -> None:
@@ -267,3 +344,23 @@ def test_pacer_shrinks_the_budget_for_costly_bytes_and_grows_it_for_cheap_ones()
     assert pacer.budget == MAX_BUDGET
     pacer.record(10, 5.0)  # too small a sample to learn from
     assert pacer.budget == MAX_BUDGET
+
+
+def test_a_secret_line_is_armed_by_a_password_prompt_and_ends_when_sent_or_the_peer_moves_on() -> None:
+    secret = SecretLine()
+    secret.peer_said("login: ")
+    assert not secret.active
+    secret.peer_said("Password: ")
+    assert secret.active
+    secret.sent()
+    assert not secret.active
+    secret.peer_said("Password: ")  # the same line still held: it does not arm again
+    assert not secret.active
+    secret.peer_said("Login incorrect")
+    secret.peer_said("Password: ")
+    assert secret.active
+    secret.peer_said("$ ")  # the peer moved on: back to normal
+    assert not secret.active
+    secret.toggle()  # Ctrl-O: by hand, kept whatever the peer says
+    secret.peer_said("welcome")
+    assert secret.active

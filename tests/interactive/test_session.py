@@ -18,7 +18,8 @@ from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from tcpcli.errors import TcpcliError
-from tcpcli.interactive.session import InteractiveSession
+from tcpcli.interactive.peersession import InteractiveSession
+from tcpcli.interactive.session import start_channel
 from tcpcli.settings import Mode, SessionSettings, Settings, View, ViewSettings
 from tests.interactive.conftest import read_until
 
@@ -59,7 +60,7 @@ class Run:
     def __init__(self, ours: socket.socket, keys: PipeInput, tmp_path: Path, config: Settings) -> None:
         self.screen = io.StringIO()
         self.session = InteractiveSession(
-            ours,
+            start_channel(ours, config, "127.0.0.1:9"),
             config,
             "127.0.0.1:9",
             pt_input=keys,
@@ -91,7 +92,11 @@ def test_enter_sends_the_line_with_its_ending_and_echoes_it(
         return received, await task
 
     assert run(scenario()) == (b"EHLO me\r\n", 130)
-    assert session.screen.getvalue().endswith("quits)\n> EHLO me\n")
+    # Ctrl-C ends with the same closing line as every other ending (issue 11 item 10)
+    assert (
+        "Ctrl-Z: suspend\n> EHLO me\n-- interrupted (Ctrl-C)\n-- closed: sent 9 bytes, received 0 bytes in "
+        in (session.screen.getvalue())
+    )
 
 
 def test_ctrl_d_sends_fin_then_the_late_reply_shows_and_peer_close_exits_0(

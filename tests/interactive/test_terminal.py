@@ -29,18 +29,22 @@ def test_typed_line_is_sent_with_lf_and_echoed(terminal: Start, live_peer: LiveP
     term.wait_for("HELLO BACK")
     term.wait_for(lambda t: "out 12 B" in t.text())
     lines = term.text().splitlines()
-    assert lines[1:3] == ["> hello there", "HELLO BACK"]  # echoed once, in order, nothing in between
+    assert lines[2:4] == ["> hello there", "HELLO BACK"]  # echoed once, in order, nothing in between
 
 
-def test_prompt_without_newline_is_visible_at_once_and_the_answer_completes_it(
+def test_prompt_without_newline_is_visible_at_once_and_the_echo_starts_its_own_line(
     terminal: Start, live_peer: LivePeer
 ) -> None:
     term, conn = connect(terminal, live_peer)
     conn.sendall(b"Welcome\nlogin: ")
     term.wait_for(lambda t: t.prompt_row() == "login:")
-    term.enter("root")
+    term.type("root")
+    term.wait_for(lambda t: t.prompt_row() == "login: root")  # typed after the prompt, as on a terminal
+    term.enter()
     assert read_until(conn, b"\n") == b"root\n"
-    term.wait_for("login: root")
+    term.wait_for("> root")
+    lines = term.text().splitlines()
+    assert lines[lines.index("> root") - 1] == "login:"  # the echo never continues the peer's line
 
 
 def test_hostile_escapes_are_shown_not_obeyed(terminal: Start, live_peer: LivePeer) -> None:
@@ -112,7 +116,7 @@ def test_history_is_recalled_in_a_second_run(terminal: Start, live_peer: LivePee
     read_until(conn, b"\n")
     term.ctrl("c")
     assert term.wait_exit() == 130
-    history = tmp_path / "state" / "tcpcli" / "history"
+    history = tmp_path / "state" / "tcpcli" / "history.d" / f"127.0.0.1:{live_peer.port}"
     assert "REMEMBER ME 42" in history.read_text()
     assert history.stat().st_mode & 0o777 == 0o600
 
