@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from tcpcli.core.newline import CrlfTranslator
 from tcpcli.errors import TcpcliError, translate_os_error
+from tcpcli.stdio import read_some
 from tcpcli.taps import OutputFile, write_all
 
 READ_CHUNK = 64 * 1024
@@ -63,9 +64,13 @@ class InputReader:
     def _run(self) -> None:
         while not self._stopped.is_set():
             try:
-                data = os.read(self._fd, READ_CHUNK)
+                # EAGAIN (stdin inherited non-blocking) is a wait, not the end of input
+                got = read_some(self._fd, READ_CHUNK, self._stopped.is_set)
             except OSError:
-                data = b""
+                got = b""
+            if got is None:
+                return  # stopped while waiting
+            data = got
             if data:
                 data = self._shape(data)
             future = asyncio.run_coroutine_threadsafe(self._queue.put(data), self._loop)
