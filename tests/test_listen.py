@@ -99,7 +99,7 @@ def test_address_not_on_this_machine_exits_69() -> None:
 def test_listen_address_of_the_wrong_family_is_a_usage_error() -> None:
     result = run_tcpcli("-l", "-4", "::1", "0")
     assert result.code == 2
-    assert result.stderr == "tcpcli: listen address ::1 is not an IPv4 address (-4)\n"
+    assert result.stderr == "tcpcli: listen address ::1 is an IPv6 address, and -4 asks for IPv4\n"
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv to drop root")

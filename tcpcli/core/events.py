@@ -96,6 +96,31 @@ class ServerStopping(NamedTuple):
     clients: int
 
 
+class ProgramStarted(NamedTuple):
+    """--exec / --sh-exec: a client's own copy of the program is running."""
+
+    peer: str
+    program: str
+    pid: int
+
+
+class ProgramEnded(NamedTuple):
+    """A client's program ended: `status` is its exit status, or -N when signal N ended it."""
+
+    peer: str
+    pid: int
+    status: int
+    forced: str = ""  # "SIGTERM" / "SIGKILL" when tcpcli had to stop it
+
+
+class ProgramFailed(NamedTuple):
+    """A client's program could not be started: the client is reset."""
+
+    peer: str
+    program: str
+    reason: str
+
+
 class DemoServerStarted(NamedTuple):
     """--demo: where the built-in server listens and what it sends."""
 
@@ -150,6 +175,9 @@ Event = (
     | ClientRejected
     | ServerInputEnded
     | ServerStopping
+    | ProgramStarted
+    | ProgramEnded
+    | ProgramFailed
     | DemoServerStarted
     | PathChosen
     | TlsEstablished
@@ -160,6 +188,15 @@ Event = (
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def describe(event: Event) -> str:
@@ -212,6 +249,16 @@ def describe(event: Event) -> str:
             return f"input ended: nothing more to send, still serving {_plural(clients, 'client')}"
         case ServerStopping(reason, clients):
             return f"stopping ({reason}): FIN to {_plural(clients, 'client')}"
+        case ProgramStarted(peer, program, pid):
+            return f"client {peer}: started {program} (pid {pid})"
+        case ProgramEnded(peer, pid, status, forced):
+            how = (
+                f"exited with status {status}" if status >= 0 else f"ended by signal {_signal_name(-status)}"
+            )
+            why = f" (tcpcli sent {forced}: it still ran after its input ended)" if forced else ""
+            return f"client {peer}: program (pid {pid}) {how}{why}"
+        case ProgramFailed(peer, program, reason):
+            return f"client {peer}: cannot start {program}: {reason}; client reset"
         case DemoServerStarted(address, records_only, record_format, record_fields):
             if records_only:
                 return (

@@ -1,5 +1,8 @@
 """One accepted client of the keep-open server: its bounded send queue, idle timer and byte counts.
 
+A greeting file (--greet-file) is streamed to it a chunk at a time as its socket takes them, ahead of anything
+sent later, so a large file costs one chunk of memory per client however slowly the client reads.
+
 A protocol object rather than a task per client: at 10,000 clients the per-connection cost is a few small
 objects, and a send to a client that is keeping up goes straight to the kernel with no task switch.
 """
@@ -8,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import socket
+import struct
 from collections.abc import Callable
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from tcpcli.core.events import format_address
 
@@ -22,6 +28,9 @@ CLIENT_QUEUE_LIMIT = 1 << 20
 # asyncio's transport buffer is a private copy per client: keep it small and queue the rest ourselves.
 TRANSPORT_HIGH_WATER = 64 * 1024
 
+# A greeting file is read this much at a time, only while the socket takes data (one chunk per client).
+FILE_CHUNK = 64 * 1024
+
 
 class Hub(Protocol):
     """What a client reports to the server that owns it."""
@@ -30,7 +39,11 @@ class Hub(Protocol):
 
     def client_data(self, client: Client, data: bytes) -> None: ...
 
-    def client_finished(self, client: Client) -> None: ...
+    def client_finished(self, client: Client) -> bool:
+        """The client sent FIN; True keeps the connection open for what is still to be sent to it."""
+        ...
+
+    def client_file_sent(self, client: Client) -> None: ...
 
     def client_left(self, client: Client) -> None: ...
 
@@ -46,6 +59,8 @@ class Client(asyncio.Protocol):
     """One connection: counts bytes, queues what it cannot send yet, closes itself when idle."""
 
     __slots__ = (
+        "_after_file",
+        "_file",
         "_hub",
         "_idle_message",
         "_idle_timeout",
@@ -57,6 +72,7 @@ class Client(asyncio.Protocol):
         "_sent_tap",
         "last_traffic",
         "leave_reason",
+        "on_writable",
         "peer",
         "received",
         "sent",
@@ -85,6 +101,10 @@ class Client(asyncio.Protocol):
         self._queued = 0
         self._paused = False
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._file: BinaryIO | None = None  # --greet-file being streamed
+        self._after_file: Callable[[], None] | None = None  # a finish/close asked for while it streams
+        # --exec: told when the client takes more data (True) or is behind (False), to pace the program
+        self.on_writable: Callable[[bool], None] | None = None
 
     # ------------------------------------------------------------ asyncio callbacks
 
@@ -105,7 +125,11 @@ class Client(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         """The client is done sending: what is queued for it still goes out, then we close too (FIN)."""
-        self._hub.client_finished(self)
+        if self._hub.client_finished(self):
+            return True  # the server still has things to say (--exec): it closes the client itself
+        if self._file is not None:
+            self._after_file = self._after_file or (lambda: self.close(""))
+            return True
         self._release_queue()
         return False  # the transport closes once its buffer is written
 
@@ -115,14 +139,27 @@ class Client(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
         self._queue.clear()
+        self._end_file()
         self._hub.client_left(self)
 
     def pause_writing(self) -> None:
         self._paused = True
+        if self.on_writable is not None:
+            self.on_writable(False)
 
     def resume_writing(self) -> None:
         self._paused = False
-        self._release_queue(everything=False)
+        if self._file is not None:
+            self._pump_file()
+        else:
+            self._release_queue(everything=False)
+        if self.on_writable is not None and self.writable:
+            self.on_writable(True)
+
+    @property
+    def writable(self) -> bool:
+        """The socket takes data now and no greeting file is ahead of it."""
+        return not self._paused and self._file is None
 
     # ------------------------------------------------------------ sending
 
@@ -134,7 +171,7 @@ class Client(asyncio.Protocol):
         self.last_traffic = self._loop.time()
         if self._sent_tap is not None:
             self._sent_tap(self, data)
-        if not self._paused and not self._queue:
+        if not self._paused and not self._queue and self._file is None:
             self.sent += len(data)
             transport.write(data)
             return
@@ -143,19 +180,28 @@ class Client(asyncio.Protocol):
         if self._queued > CLIENT_QUEUE_LIMIT:
             self.drop("not reading")
 
-    def drop(self, reason: str) -> None:
-        """Close at once, discarding what is queued (reason shows in the `client left` event)."""
+    def drop(self, reason: str, reset: bool = False) -> None:
+        """Close at once, discarding what is queued (reason shows in the `client left` event); `reset`:
+        with an RST, so the client sees an error rather than an ordinary end of stream."""
         if not self.leave_reason:
             self.leave_reason = reason
         self._queue.clear()
         self._queued = 0
-        if self.transport is not None:
-            self.transport.abort()
+        self._end_file()
+        if self.transport is None:
+            return
+        if reset and (sock := self.transport.get_extra_info("socket")) is not None:
+            with contextlib.suppress(OSError):  # SO_LINGER 0: close() sends RST instead of FIN
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
     def finish(self) -> None:
         """Server stopping: hand over the queue and send FIN once it is written."""
         transport = self.transport
         if transport is None or transport.is_closing():
+            return
+        if self._file is not None:
+            self._after_file = self.finish
             return
         self._release_queue()
         if transport.can_write_eof():
@@ -168,6 +214,9 @@ class Client(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
+        if self._file is not None:
+            self._after_file = lambda: self.close(reason, last_words)
+            return
         self._release_queue()
         if last_words:
             if self._sent_tap is not None:
@@ -178,9 +227,54 @@ class Client(asyncio.Protocol):
 
     @property
     def unsent(self) -> int:
-        """Bytes not yet handed to the kernel (our queue plus the transport's buffer)."""
+        """Bytes not yet handed to the kernel (our queue plus the transport's buffer; one chunk for a file
+        still streaming)."""
         buffered = self.transport.get_write_buffer_size() if self.transport is not None else 0
-        return self._queued + buffered
+        return self._queued + buffered + (FILE_CHUNK if self._file is not None else 0)
+
+    # ------------------------------------------------------------ a greeting file
+
+    def send_file(self, file: BinaryIO) -> None:
+        """Stream `file` (opened unbuffered) ahead of anything sent later; it is closed at its end."""
+        self._file = file
+        self._pump_file()
+
+    def _pump_file(self) -> None:
+        """Write chunks while the socket takes them; resume_writing() brings us back when it drains."""
+        transport = self.transport
+        while (file := self._file) is not None and not self._paused:
+            if transport is None or transport.is_closing():
+                self._end_file()
+                return
+            try:
+                chunk = file.read(FILE_CHUNK)
+            except OSError as exc:
+                self.drop(f"reading the greeting file failed: {exc.strerror or exc}")
+                return
+            if not chunk:
+                self._end_file()
+                self._file_done()
+                return
+            self.last_traffic = self._loop.time()
+            if self._sent_tap is not None:
+                self._sent_tap(self, chunk)
+            self.sent += len(chunk)
+            transport.write(chunk)  # past TRANSPORT_HIGH_WATER this calls pause_writing()
+
+    def _file_done(self) -> None:
+        after, self._after_file = self._after_file, None
+        if after is not None:
+            after()
+            return
+        self._release_queue(everything=False)
+        if self.on_writable is not None and self.writable:
+            self.on_writable(True)
+        self._hub.client_file_sent(self)
+
+    def _end_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def _release_queue(self, everything: bool = True) -> None:
         """Move queued chunks to the transport: all of them when closing, else until it pauses us again."""
@@ -207,4 +301,7 @@ class Client(asyncio.Protocol):
             self._idle_timer = self._loop.call_later(self._idle_timeout - quiet, self._check_idle)
             return
         self._idle_timer = None
+        if self._file is not None:  # the client stopped taking the file: what is left cannot reach it
+            self.drop("idle")
+            return
         self.close("idle", self._idle_message)

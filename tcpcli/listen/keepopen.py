@@ -19,6 +19,7 @@ from tcpcli.core.events import (
     ClientLeft,
     ClientRejected,
     Event,
+    ProgramFailed,
     ServerInputEnded,
     ServerStopping,
 )
@@ -26,6 +27,7 @@ from tcpcli.errors import ExitCode, TcpcliError
 from tcpcli.listen.bind import LISTEN_BACKLOG, listening_address
 from tcpcli.listen.client import Client
 from tcpcli.listen.local import InputReader, OutputWriter, can_read_stdin
+from tcpcli.listen.program import Programs
 from tcpcli.listen.relay import Relay, Relaying
 from tcpcli.listen.views import ClientLog, ClientViews
 from tcpcli.net.sockopts import apply_socket_options
@@ -85,6 +87,9 @@ class KeepOpenServer:
         self.signal: int | None = None
         self.error: TcpcliError | None = None
         self._served_one = False
+        self._programs: Programs | None = None  # --exec / --sh-exec: each client's program
+        # stdin is read: with --greet-file a client gets FIN after its file only once this is False
+        self._input_open = False
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -134,11 +139,14 @@ class KeepOpenServer:
 
     async def _serve_pipes(self) -> None:
         async with asyncio.TaskGroup() as tasks:
-            pump = tasks.create_task(self._pump_input()) if can_read_stdin() else None
+            if self._listen.exec_argv is not None:  # the programs answer the clients: stdin is not read
+                self._programs = Programs(self._listen.exec_argv, tasks, self._report, self._program_failed)
+            self._input_open = self._programs is None and can_read_stdin()
+            pump = tasks.create_task(self._pump_input()) if self._input_open else None
             await self._stopping.wait()
             if pump is not None:
                 pump.cancel()
-        await self._shutdown()
+            await self._shutdown()  # inside the group: a program still starting is waited for
 
     async def _serve_terminal(self, terminal: ServerTerminal) -> None:
         """The input line runs on this loop; it goes after the last events (clients told to go) are shown."""
@@ -175,6 +183,10 @@ class KeepOpenServer:
         self._report(ClientConnected(client.peer, len(self._relay.clients)))
         if self._listen.greet:
             client.send(self._listen.greet)
+        if self._listen.greet_file is not None and not self._greet_with_file(client):
+            return True  # dropped: `client left` reports it
+        if self._programs is not None:
+            self._programs.start(client)
         if not self._listen.keep_open:
             self._served_one = True
             self._server.close()  # like nc: the listener goes once its one client is here
@@ -183,6 +195,9 @@ class KeepOpenServer:
     def client_data(self, client: Client, data: bytes) -> None:
         if self._log is not None:
             self._log.received(client, data)
+        if self._programs is not None:
+            self._programs.received(client, data)
+            return
         if self._terminal is not None:
             self._write_output(data)
             self._terminal.received(client, data)
@@ -193,13 +208,53 @@ class KeepOpenServer:
             self._writer.write(data)
         self._relay.from_client(client, data)
 
-    def client_finished(self, client: Client) -> None:
-        """The client sent FIN; it is closed once what is queued for it is written."""
+    def client_finished(self, client: Client) -> bool:
+        """The client sent FIN; it is closed once what is queued for it is written (--exec: its program
+        gets EOF and the client is closed when the program is done)."""
+        if self._programs is None:
+            return False
+        self._programs.finished(client)
+        return True
+
+    def client_file_sent(self, client: Client) -> None:
+        """--greet-file: the file is out. FIN to the client if nothing more can come to it (no stdin, no
+        relay, no program): then `tcpcli -l -k PORT --greet-file F </dev/null` serves F to every client."""
+        if not self._input_open and self._relay_idle():
+            client.finish()
+
+    def _relay_idle(self) -> bool:
+        return not (self._listen.echo or self._listen.broadcast or self._programs is not None)
+
+    def _greet_with_file(self, client: Client) -> bool:
+        """Open --greet-file now (so a changed file is served as it is now) and start streaming it."""
+        path = self._listen.greet_file
+        assert path is not None
+        try:
+            file = open(path, "rb", buffering=0)  # noqa: SIM115 - the client closes it at the file's end
+        except OSError as exc:
+            self._reporter.warning(f"--greet-file {path}: {exc.strerror or exc}; client {client.peer} reset")
+            client.drop("greeting file unreadable", reset=True)
+            return False
+        client.send_file(file)
+        return True
+
+    def _program_failed(self, client: Client, reason: str) -> None:
+        """With -k: one line per client whose program did not start; without -k: the exit status (66)."""
+        assert self._listen.exec_argv is not None
+        program = self._listen.exec_argv[0]
+        if self._listen.keep_open:
+            self._report(ProgramFailed(client.peer, program, reason), always=True)
+        elif self.error is None:
+            self.error = TcpcliError(
+                f"client {client.peer}: cannot start {program}: {reason}", ExitCode.NO_INPUT
+            )
 
     def client_left(self, client: Client) -> None:
         if client not in self._relay.clients:
             return  # rejected at the door: already reported
         self._relay.remove(client)
+        if self._programs is not None:
+            self._programs.left(client)
         if self._terminal is not None:
             self._terminal.left(client)
         if self._views is not None and (warning := self._views.left(client)):
@@ -227,6 +282,11 @@ class KeepOpenServer:
             while data := await reader.read():
                 self._relay.from_local(data)
             self._report(ServerInputEnded(len(self._relay.clients)))
+            self._input_open = False
+            if self._listen.greet_file is not None and self._relay_idle():
+                self._relay.flush()  # the last input first, then FIN to the clients whose file is out
+                for client in list(self._relay.clients):
+                    client.finish()  # one still streaming its file gets FIN after it
         finally:
             reader.stop()
 
@@ -279,6 +339,9 @@ class KeepOpenServer:
             self._report(ServerStopping(why, len(clients)))
         for client in clients:
             client.leave_reason = client.leave_reason or "server stopping"
+        if self._programs is not None:
+            await self._programs.stop()  # EOF to each program; its last output reaches its client
+        for client in clients:
             client.finish()
         try:
             async with asyncio.timeout(SHUTDOWN_GRACE):
