@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
     from tcpcli.settings import Settings
 
+# Set by the completion scripts of `tcpcli --install-completion` / `--show-completion` (bash, zsh, fish).
+COMPLETION_VARIABLE = "_TCPCLI_COMPLETE"
+
 # Exit statuses for signals, here so that nothing needs importing before the handlers are in place.
 INTERRUPTED = 130
 TERMINATED = 143
@@ -124,7 +127,8 @@ def _run_command_line(arguments: list[str]) -> int:
     from tcpcli.settings import Flags, build_settings
 
     try:
-        flags = parse_fast(arguments)
+        # A shell asking for completions (the scripts from --install-completion set this) goes to typer.
+        flags = None if COMPLETION_VARIABLE in os.environ else parse_fast(arguments)
         if flags is None:
             from tcpcli.command import parse_argv
 

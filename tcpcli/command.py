@@ -24,21 +24,38 @@ HELP = """\
 A netcat-style TCP tool: talk to a TCP service from a terminal or a script, or stand up a test server.
 
 \b
-  tcpcli example.org 80                      interactive session (in a terminal)
-  printf 'PING\\r\\n' | tcpcli host 6379       pipe bytes verbatim, exit when done
-  tcpcli -z db.local 5432                    is the port open? (exit 0 / 1)
-  tcpcli -l 8080 --echo -k                   an echo server for many clients
-  tcpcli --demo                              a built-in server to try things on
+Examples:
+  tcpcli example.org 80
+      an interactive session (in a terminal)
+  printf 'PING\\r\\n' | tcpcli host 6379
+      pipe bytes verbatim, exit when done
+  tcpcli -z db.local 5432
+      is the port open? (exit 0 / 1)
+  tcpcli -l 8080 --echo -k
+      an echo server for many clients
+  tcpcli --demo
+      a built-in server to try things on
 
-Exit codes: 0 ok, 1 port closed (-z), 2 usage, 66 unreadable input file, 68 unknown host, 69 refused or
-address in use, 73 cannot create output file, 74 reset or I/O error, 75 timeout, 76 TLS, 77 permission,
-130 Ctrl-C, 143 SIGTERM.
+\b
+Exit codes:
+  0   ok                       73  cannot create output
+  1   port closed (-z)         74  reset or I/O error
+  2   usage error              75  timeout
+  66  unreadable input file    76  TLS failed
+  68  unknown host             77  permission denied
+  69  refused, address in use  130 Ctrl-C, 143 SIGTERM
+"""
+
+# Lines of the help above stay within 58 columns: they never wrap in an 80- or 60-column terminal.
+EPILOG = """\
+Shell completion (bash, zsh, fish): tcpcli --install-completion. Manual page: man tcpcli
+(installed with the package; from a checkout: man ./man/tcpcli.1). Docs: docs/options.md.
 """
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
 
@@ -48,7 +65,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.command(help=HELP, no_args_is_help=False)
+@app.command(help=HELP, epilog=EPILOG, no_args_is_help=False)
 def command(
     args: Annotated[
         list[str] | None,
@@ -444,6 +461,8 @@ def parse_argv(argv: list[str]) -> Flags | int:
         result = app(args=argv, prog_name="tcpcli", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except SystemExit as exc:  # typer's shell completion answers, then exits
+        return exc.code if isinstance(exc.code, int) else 0
     except click.exceptions.ClickException as exc:
         raise UsageError(f"{_click_message(exc)} (see tcpcli --help)") from exc
     if isinstance(result, Flags):

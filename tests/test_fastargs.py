@@ -9,7 +9,8 @@ import typer
 from tcpcli.command import app, parse_argv
 from tcpcli.fastargs import SWITCHES, VALUED, parse_fast
 
-TYPER_ONLY = {"-h", "--help", "--version"}
+# answered by typer itself, never by the fast parser
+TYPER_ONLY = {"-h", "--help", "--version", "--install-completion", "--show-completion"}
 
 
 def _click_options() -> dict[str, bool]:
@@ -68,6 +69,8 @@ def test_whole_command_lines_agree(argv: list[str]) -> None:
         ["-w", "-1", "h", "1"],
         ["-w"],
         ["--bogus", "h", "1"],
+        ["--install-completion"],
+        ["--show-completion"],
     ],
 )
 def test_anything_unusual_is_left_to_typer(argv: list[str]) -> None:
