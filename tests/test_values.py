@@ -88,3 +88,16 @@ def test_numeric_mode_needs_an_address_literal() -> None:
     check_numeric("127.0.0.1", "host")
     with pytest.raises(UsageError, match="-n turns DNS off"):
         check_numeric("localhost", "host")
+
+
+def test_the_resolver_turns_an_unencodable_name_into_a_usage_error() -> None:
+    """Defence in depth below the settings: Python's idna codec raises UnicodeError, not gaierror."""
+    import time
+
+    from tcpcli.errors import ExitCode, TcpcliError
+    from tcpcli.net.connect import resolve
+
+    with pytest.raises(TcpcliError) as caught:
+        resolve(f"{LONG_LABEL}.example", 80, socket.AF_UNSPEC, time.monotonic() + 5, lambda event: None)
+    assert caught.value.exit_code is ExitCode.USAGE
+    assert "\n" not in caught.value.message

@@ -114,6 +114,8 @@ def resolve(host: str, port: int, family: int, deadline: float, report: Report) 
     """Addresses for host, IPv6 and IPv4 interleaved (the order the resolver prefers, then alternating)."""
     try:
         infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+    except UnicodeError as exc:  # Python's idna codec, before any look-up: settings.parse_host refuses these
+        raise TcpcliError(f"{host} is not a valid host name ({exc})", ExitCode.USAGE) from exc
     except socket.gaierror:
         report(Resolving(host))
         infos = _resolve_name(host, port, family, deadline)
@@ -142,8 +144,6 @@ def _resolve_name(host: str, port: int, family: int, deadline: float) -> list[tu
             result.append(socket.getaddrinfo(host, port, family, socket.SOCK_STREAM))
         except OSError as exc:
             result.append(exc)
-        except UnicodeError as exc:  # the idna codec: settings.parse_host refuses such names first
-            result.append(TcpcliError(f"{host} is not a valid host name ({exc})", ExitCode.USAGE))
 
     worker = threading.Thread(target=lookup, daemon=True, name="resolve")
     worker.start()
@@ -164,8 +164,6 @@ def _resolve_name(host: str, port: int, family: int, deadline: float) -> list[tu
         ):
             what = f"has no {'IPv6' if family == socket.AF_INET6 else 'IPv4'} address"
         raise TcpcliError(f"{host} {what} (check the spelling)", ExitCode.NO_HOST) from outcome
-    if isinstance(outcome, TcpcliError):
-        raise outcome
     if isinstance(outcome, OSError):
         raise translate_os_error(outcome, f"resolving {host}") from outcome
     return outcome  # type: ignore[return-value]
