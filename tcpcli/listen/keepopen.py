@@ -29,6 +29,7 @@ from tcpcli.listen.client import Client
 from tcpcli.listen.local import InputReader, OutputWriter, can_read_stdin
 from tcpcli.listen.program import Programs
 from tcpcli.listen.relay import Relay, Relaying
+from tcpcli.listen.telnet import ClientTelnet
 from tcpcli.listen.views import ClientLog, ClientViews
 from tcpcli.net.sockopts import apply_socket_options
 from tcpcli.report import Reporter
@@ -88,6 +89,7 @@ class KeepOpenServer:
         self.error: TcpcliError | None = None
         self._served_one = False
         self._programs: Programs | None = None  # --exec / --sh-exec: each client's program
+        self._telnet = ClientTelnet() if settings.session.telnet else None
         # stdin is read: with --greet-file a client gets FIN after its file only once this is False
         self._input_open = False
 
@@ -194,7 +196,13 @@ class KeepOpenServer:
 
     def client_data(self, client: Client, data: bytes) -> None:
         if self._log is not None:
-            self._log.received(client, data)
+            self._log.received(client, data)  # as on the wire, telnet commands included
+        if self._telnet is not None and not (data := self._telnet.received(client, data)):
+            return
+        self._deliver(client, data)
+
+    def _deliver(self, client: Client, data: bytes) -> None:
+        """A client's data to where it goes: its program, or the local output and the relay."""
         if self._programs is not None:
             self._programs.received(client, data)
             return
@@ -211,6 +219,8 @@ class KeepOpenServer:
     def client_finished(self, client: Client) -> bool:
         """The client sent FIN; it is closed once what is queued for it is written (--exec: its program
         gets EOF and the client is closed when the program is done)."""
+        if self._telnet is not None and (rest := self._telnet.finished(client)):
+            self._deliver(client, rest)
         if self._programs is None:
             return False
         self._programs.finished(client)
@@ -253,6 +263,8 @@ class KeepOpenServer:
         if client not in self._relay.clients:
             return  # rejected at the door: already reported
         self._relay.remove(client)
+        if self._telnet is not None:
+            self._telnet.left(client)
         if self._programs is not None:
             self._programs.left(client)
         if self._terminal is not None:
