@@ -7,6 +7,7 @@ running afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -406,3 +407,43 @@ def test_hex_log_records_both_directions_of_the_program(tmp_path: Path) -> None:
         assert server.wait() == 0
     text = log.read_text()
     assert "< 3 bytes from 127.0.0.1:" in text and "> 3 bytes to 127.0.0.1:" in text
+
+
+def test_exec_over_tls(tmp_path: Path) -> None:
+    import ssl
+
+    from tests.tls_helpers import client_context, make_pki
+
+    pki = make_pki(tmp_path)
+    tls = ("--tls", "--cert", pki.server.cert, "--key", pki.server.key)
+    with running("-l", *tls, "--sh-exec", "read x; echo got $x", LOCAL, "0") as server:
+        with client_context(pki.ca).wrap_socket(server.connect(), server_hostname="localhost") as client:
+            client.sendall(b"secret words\n")
+            assert recv_until(client, b"\n") == b"got secret words\n"
+            with contextlib.suppress(ssl.SSLEOFError):  # with or without close_notify: the end
+                assert client.recv(1) == b""
+        assert server.wait() == 0
+        assert server.rest_of_stderr() == ""
+
+
+def test_stopping_tcpcli_terminates_a_program_that_ignores_its_input() -> None:
+    server = _serve("-k", "--exec", "sleep 60")
+    try:
+        with server.connect() as client:
+            pid = _pid(server.wait_stderr("started sleep"))
+            assert server.stop() == 143  # after EXIT_GRACE: SIGTERM
+            assert recv_all(client) == b""
+        assert "ended by signal SIGTERM (tcpcli sent SIGTERM" in server.rest_of_stderr()
+        eventually(lambda: _gone(pid))
+    finally:
+        server.kill()
+
+
+def test_views_and_output_options_are_reported_as_unused_with_exec() -> None:
+    with running(
+        "-l", "-x", "-o", "/dev/null", "--exec", "cat", LOCAL, "0", stdin=subprocess.DEVNULL
+    ) as server:
+        assert server.stderr_line() == (
+            "tcpcli: -x/-b/--struct, -o: not applied with --exec/--sh-exec (the program gets the bytes)"
+        )
+        assert server.stop() == 143

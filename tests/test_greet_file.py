@@ -163,3 +163,24 @@ def test_unreadable_greet_file_is_66_before_binding(tmp_path: Path) -> None:
     result = run_tcpcli("-l", "--greet-file", str(tmp_path / "missing"), LOCAL, "0")
     assert result.code == 66
     assert result.stderr.count("\n") == 1 and "--greet-file" in result.stderr
+
+
+def test_greet_file_over_tls_with_and_without_keep_open(tmp_path: Path) -> None:
+    from tests.tls_helpers import make_pki
+
+    pki = make_pki(tmp_path)
+    page = tmp_path / "page"
+    content = os.urandom(300_000)  # more than one chunk through the TLS path
+    page.write_bytes(content)
+    for keep_open in ((), ("-k",)):
+        args = ("-l", *keep_open, "--tls", "--cert", pki.server.cert, "--key", pki.server.key)
+        with running(*args, "--greet-file", str(page), LOCAL, "0", stdin=subprocess.DEVNULL) as server:
+            client = run_tcpcli(
+                "--tls", "--cafile", pki.ca, LOCAL, str(server.port), stdin=subprocess.DEVNULL
+            )
+            assert client.code == 0, client.stderr
+            assert client.stdout == content
+            if keep_open:
+                assert server.stop() == 143
+            else:
+                assert server.wait() == 0

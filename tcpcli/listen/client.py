@@ -124,14 +124,21 @@ class Client(asyncio.Protocol):
         self._hub.client_data(self, data)
 
     def eof_received(self) -> bool:
-        """The client is done sending: what is queued for it still goes out, then we close too (FIN)."""
-        if self._hub.client_finished(self):
-            return True  # the server still has things to say (--exec): it closes the client itself
+        """The client is done sending: what is queued for it still goes out, then we close too (FIN).
+
+        Over TLS asyncio cannot stay half-open (it closes whatever we answer, with a logged warning if we
+        answer True): a TLS client's end of input ends the connection.
+        """
+        keep_open = self._hub.client_finished(self)  # --exec: the program may still answer
         if self._file is not None:
             self._after_file = self._after_file or (lambda: self.close(""))
-            return True
-        self._release_queue()
-        return False  # the transport closes once its buffer is written
+            keep_open = True
+        transport = self.transport
+        if transport is not None and transport.get_extra_info("sslcontext") is not None:
+            keep_open = False
+        if not keep_open:
+            self._release_queue()
+        return keep_open  # False: the transport closes once its buffer is written
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None and not self.leave_reason:

@@ -154,6 +154,7 @@ class KeepOpenServer:
         """The input line runs on this loop; it goes after the last events (clients told to go) are shown."""
         from prompt_toolkit.patch_stdout import patch_stdout
 
+        self._input_open = True  # typed lines may come until Ctrl-D: a --greet-file client stays open
         with patch_stdout(raw=True):  # a stray print (a library warning) must not tear the input line
             terminal.start()
             try:
