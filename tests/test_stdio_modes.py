@@ -11,9 +11,12 @@ import contextlib
 import os
 import random
 import select
+import shlex
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -217,3 +220,70 @@ def test_listen_keep_open_waits_on_a_nonblocking_stdout(nonblocking_pipe: tuple[
         sender.join(WAIT)
         server.stop(signal.SIGTERM)
     assert bytes(received) == payload
+
+
+# ------------------------------------------------------------------------- a directory as a std stream
+
+LAUNCHER = Path(__file__).resolve().parent.parent / "bin" / "tcpcli"
+
+
+@pytest.fixture
+def installed(tmp_path: Path) -> Path:
+    """The launcher as pip installs it: bin/tcpcli next to the environment's bin/python (here a wrapper that
+    runs the test venv's interpreter), plus links to it the way pipx exposes apps in ~/.local/bin."""
+    bin_dir = tmp_path / "venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    shutil.copy(LAUNCHER, bin_dir / "tcpcli")
+    python = bin_dir / "python"
+    python.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    python.chmod(0o755)
+    links = tmp_path / "local" / "bin"
+    links.mkdir(parents=True)
+    (links / "tcpcli").symlink_to(bin_dir / "tcpcli")
+    (links / "tcpcli-relative").symlink_to(os.path.relpath(bin_dir / "tcpcli", links))
+    return tmp_path
+
+
+@pytest.mark.parametrize(("redirect", "name"), [(0, "stdin"), (1, "stdout"), (2, "stderr")])
+def test_a_directory_as_a_standard_stream_is_one_line_and_66(
+    installed: Path, redirect: int, name: str
+) -> None:
+    """Issue 12.8: CPython aborted in its own start-up with a 5-line "Fatal Python error"."""
+    fd = os.open(installed, os.O_RDONLY | os.O_DIRECTORY)
+    streams: dict[str, object] = {
+        "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.PIPE,
+        "stderr": subprocess.PIPE,
+    }
+    streams[name] = fd
+    try:
+        proc = subprocess.run(
+            [str(installed / "venv" / "bin" / "tcpcli"), "127.0.0.1", "9"],
+            timeout=WAIT,
+            **streams,  # type: ignore[call-overload]
+        )
+    finally:
+        os.close(fd)
+    assert proc.returncode == 66
+    if name != "stderr":
+        assert proc.stderr == f"tcpcli: {name} is a directory: give a file, a pipe or a terminal\n".encode()
+
+
+@pytest.mark.parametrize("command", ["venv/bin/tcpcli", "local/bin/tcpcli", "local/bin/tcpcli-relative"])
+def test_the_launcher_runs_tcpcli_with_the_python_next_to_it(
+    installed: Path, command: str, peer: Peer, tmp_path: Path
+) -> None:
+    """Through pipx's links too; arguments pass unchanged; the current directory cannot shadow modules."""
+    server = peer(source(b"hello"))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "socket.py").write_text("raise SystemExit('the current directory was on sys.path')\n")
+    proc = subprocess.run(
+        [str(installed / command), "-v", "127.0.0.1", str(server.port)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        cwd=workdir,
+        timeout=WAIT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"hello"
