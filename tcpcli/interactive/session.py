@@ -7,7 +7,6 @@ the closing line's duration counts from the connect. The screen catches up with 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 
@@ -65,6 +64,12 @@ def run_interactive(conn: Connection, settings: Settings, reporter: Reporter, pe
     started = time.monotonic()
     channel = start_channel(conn, settings, peer)
     tls = tls_state(conn, settings)
+    from tcpcli.interactive.plain import PlainSession, terminal_can_be_driven
+
+    if not terminal_can_be_driven(os.environ):
+        return PlainSession(channel, settings, peer, started, tls).run()
+    import asyncio  # ~150 ms: only once the reader runs
+
     from tcpcli.interactive.peersession import InteractiveSession
 
     session = InteractiveSession(channel, settings, peer, started=started, tls=tls, environ=os.environ)

@@ -25,11 +25,14 @@ COLS, ROWS = 100, 30
 WAIT = 8.0  # every wait on the screen is bounded by this (seconds)
 
 
-class _AnsweringScreen(pyte.Screen):
-    """A pyte screen that sends its replies (cursor position reports) back to the program."""
+SCROLLBACK = 2000  # lines kept above the screen, to see what a session leaves behind in the scrollback
+
+
+class _AnsweringScreen(pyte.HistoryScreen):
+    """A pyte screen with scrollback that sends its replies (cursor position reports) back to the program."""
 
     def __init__(self, columns: int, lines: int) -> None:
-        super().__init__(columns, lines)
+        super().__init__(columns, lines, history=SCROLLBACK)
         self.replies: list[str] = []
 
     def write_process_input(self, data: str) -> None:
@@ -39,12 +42,21 @@ class _AnsweringScreen(pyte.Screen):
 class Terminal:
     """`python -m tcpcli ARGS` in a COLSxROWS pty; `wait_for` polls the screen until a condition holds."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cols: int = COLS, rows: int = ROWS) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        cols: int = COLS,
+        rows: int = ROWS,
+        program: list[str] | None = None,
+    ) -> None:
+        """`program` (default: this Python with `-m tcpcli`) runs with `args` after it."""
         self.screen = _AnsweringScreen(cols, rows)
         self._stream = pyte.ByteStream(self.screen)
         self.raw = bytearray()
+        command = program or [sys.executable, "-m", "tcpcli"]
         self.child = pexpect.spawn(
-            sys.executable, ["-m", "tcpcli", *args], dimensions=(rows, cols), env=env, cwd=str(REPO)
+            command[0], [*command[1:], *args], dimensions=(rows, cols), env=env, cwd=str(REPO)
         )
         self.exit_status: int | None = None
 
@@ -67,6 +79,11 @@ class Terminal:
 
     def text(self) -> str:
         return "\n".join(line.rstrip() for line in self.screen.display)
+
+    def scrollback(self) -> list[str]:
+        """The lines that scrolled off the top, oldest first."""
+        columns = self.screen.columns
+        return ["".join(line[x].data for x in range(columns)).rstrip() for line in self.screen.history.top]
 
     def wait_for(self, condition: str | Callable[[Terminal], bool], timeout: float = WAIT) -> None:
         check = (lambda term: condition in term.text()) if isinstance(condition, str) else condition
@@ -129,8 +146,10 @@ def terminal(term_env: dict[str, str]) -> Iterator[Callable[..., Terminal]]:
     """Factory: `term = terminal("127.0.0.1", port, "-b")`; every program started is ended afterwards."""
     started: list[Terminal] = []
 
-    def start(*args: object, env: dict[str, str] | None = None) -> Terminal:
-        term = Terminal([str(arg) for arg in args], env or term_env)
+    def start(
+        *args: object, env: dict[str, str] | None = None, cols: int = COLS, rows: int = ROWS
+    ) -> Terminal:
+        term = Terminal([str(arg) for arg in args], env or term_env, cols, rows)
         started.append(term)
         return term
 
