@@ -14,6 +14,7 @@ from tcpcli.interactive.display import PARTIAL_LIMIT, SECRET_ECHO, Display, floo
 from tcpcli.interactive.history import SafeFileHistory, history_path, open_history, service_history_path
 from tcpcli.interactive.inbox import Batch, Chunk, Inbox
 from tcpcli.interactive.pacing import MAX_BUDGET, MIN_BUDGET, TARGET_SECONDS, FramePacer
+from tcpcli.interactive.plain import terminal_can_be_driven
 from tcpcli.interactive.render import make_console
 from tcpcli.interactive.secret import SecretLine
 from tcpcli.interactive.structview import StructView
@@ -364,3 +365,12 @@ def test_a_secret_line_is_armed_by_a_password_prompt_and_ends_when_sent_or_the_p
     secret.toggle()  # Ctrl-O: by hand, kept whatever the peer says
     secret.peer_said("welcome")
     assert secret.active
+
+
+@pytest.mark.parametrize(
+    ("term", "driven"),
+    [("xterm-256color", True), ("screen", True), ("dumb", False), ("unknown", False), ("", False)],
+)
+def test_only_a_terminal_that_can_move_its_cursor_gets_the_full_screen(term: str, driven: bool) -> None:
+    assert terminal_can_be_driven({"TERM": term}) is driven
+    assert terminal_can_be_driven({}) is False

@@ -37,3 +37,30 @@ def test_typed_lines_over_tls_and_ctrl_d_sends_close_notify(
     term.ctrl("d")
     term.wait_for("close_notify seen after 15 bytes")
     assert term.wait_exit() == 0
+
+
+def _hold_open(tls: ssl.SSLSocket) -> None:
+    tls.recv(1)  # until tcpcli goes
+
+
+def test_a_tls_session_says_so_in_the_connected_line_and_the_toolbar(
+    pki: Pki, peer: Callable[..., PeerServer], terminal: Callable[..., Terminal]
+) -> None:
+    """Issue 11 item 5: only -v used to tell a TLS session from a plain one."""
+    server = peer(tls_handler(server_context(pki.server), _hold_open))
+    term = terminal("--tls", "--cafile", pki.ca, "127.0.0.1", server.port)
+    term.wait_for(f"connected to 127.0.0.1:{server.port} over TLSv1.3 (certificate verified)")
+    term.wait_for(lambda t: "| TLSv1.3 |" in t.text())
+    assert "unverified" not in term.text()
+
+
+def test_insecure_tls_is_marked_unverified_in_a_warning_colour(
+    pki: Pki, peer: Callable[..., PeerServer], terminal: Callable[..., Terminal]
+) -> None:
+    server = peer(tls_handler(server_context(pki.server), _hold_open))
+    term = terminal("--tls", "--insecure", "127.0.0.1", server.port)
+    term.wait_for("over TLSv1.3 (certificate NOT verified: --insecure)")
+    term.wait_for(lambda t: "| TLSv1.3 unverified |" in t.text())
+    row = next(y for y, line in enumerate(term.screen.display) if "TLSv1.3 unverified" in line)
+    x = term.screen.display[row].index("unverified")
+    assert term.screen.buffer[row][x].fg == "red" or term.screen.buffer[row][x].bg == "red"
