@@ -16,9 +16,10 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 from prompt_toolkit.patch_stdout import patch_stdout
 
-from tcpcli.core.events import Closed, InputEnded, PeerFinished, SessionOpened, TimedOut, describe
+from tcpcli.core.events import Closed, InputEnded, PeerFinished, SessionOpened, describe
 from tcpcli.errors import ExitCode, TcpcliError
 from tcpcli.interactive.channel import Channel
+from tcpcli.interactive.clock import Ending, check_clock
 from tcpcli.interactive.front import Front
 from tcpcli.interactive.pacing import FramePacer
 from tcpcli.interactive.render import EVENT, WARNING
@@ -194,30 +195,20 @@ class InteractiveSession:
 
     async def _watch_clock(self) -> None:
         """-i: no traffic either way for S seconds -> exit 75. -q: S seconds after Ctrl-D -> exit 0."""
-        idle = self._settings.session.idle_timeout
-        quit_after = self._settings.session.quit_after_eof
+        session = self._settings.session
         while True:
             now = time.monotonic()
-            waits: list[float] = []
-            if idle is not None:
-                left = self._channel.last_traffic + idle - now
-                if left <= 0:
-                    message = f"idle timeout: no traffic for {idle:g} s (-i {idle:g})"
-                    self._fail(TcpcliError(message, ExitCode.TIMEOUT))
-                    return
-                waits.append(left)
-            if quit_after is not None:
-                if self._input_ended_at is None:
-                    waits.append(0.1)
-                elif (left := self._input_ended_at + quit_after - now) <= 0:
-                    self._ending = describe(TimedOut("quit-after-eof", quit_after))
-                    self._finish(ExitCode.OK)
-                    return
-                else:
-                    waits.append(left)
-            if not waits:
+            verdict = check_clock(session, self._channel.last_traffic, self._input_ended_at, now)
+            if verdict is None:
                 return
-            await asyncio.sleep(min(waits))
+            if isinstance(verdict, Ending):
+                if verdict.error is not None:
+                    self._fail(verdict.error)
+                else:
+                    self._ending = verdict.message
+                    self._finish(ExitCode.OK)
+                return
+            await asyncio.sleep(verdict)
 
     # ------------------------------------------------------------ plumbing
 

@@ -18,9 +18,10 @@ import time
 from collections.abc import Mapping
 from typing import TextIO
 
-from tcpcli.core.events import Closed, InputEnded, PeerFinished, SessionOpened, TimedOut, describe
+from tcpcli.core.events import Closed, InputEnded, PeerFinished, SessionOpened, describe
 from tcpcli.errors import ExitCode, TcpcliError
 from tcpcli.interactive.channel import Channel
+from tcpcli.interactive.clock import Ending, check_clock
 from tcpcli.interactive.inbox import Chunk
 from tcpcli.interactive.render import EVENT_PREFIX, stamp_text
 from tcpcli.interactive.session import BACKLOG
@@ -138,21 +139,13 @@ class PlainSession:
     def _check_clock(self) -> tuple[int, str] | None:
         """-i and -q, decided as the full screen decides them."""
         session = self._settings.session
-        now = time.monotonic()
-        if session.idle_timeout is not None and now - self._channel.last_traffic >= session.idle_timeout:
-            idle = session.idle_timeout
-            self._error = TcpcliError(
-                f"idle timeout: no traffic for {idle:g} s (-i {idle:g})", ExitCode.TIMEOUT
-            )
-            return ExitCode.TIMEOUT, ""
-        quit_after = session.quit_after_eof
-        if (
-            quit_after is not None
-            and self._input_ended_at is not None
-            and now - self._input_ended_at >= quit_after
-        ):
-            return ExitCode.OK, describe(TimedOut("quit-after-eof", quit_after))
-        return None
+        verdict = check_clock(session, self._channel.last_traffic, self._input_ended_at, time.monotonic())
+        if not isinstance(verdict, Ending):
+            return None
+        if verdict.error is not None:
+            self._error = verdict.error
+            return verdict.error.exit_code, ""
+        return ExitCode.OK, verdict.message
 
     # ------------------------------------------------------------ received data, in a thread
 

@@ -40,6 +40,10 @@ class ServerTerminal:
         self._interrupt = interrupt
         self._mode = settings.view.view
         self._state = LinkState.OPEN
+        tls = settings.listen.tls if settings.listen is not None else None
+        # Each client has its own handshake; the toolbar says the server speaks TLS, and checks certificates
+        # when --cafile asks clients for one.
+        self._tls = ("TLS", True if tls.cafile else None) if tls is not None and tls.enabled else None
         self._received = 0
         self._sent_by_gone = 0  # bytes sent to clients that have left (the others count their own)
         self._front = Front(settings, lambda: self._mode, self._rules, self._send_line, self._toolbar)
@@ -155,6 +159,7 @@ class ServerTerminal:
             sent=self._sent_by_gone + sum(client.sent for client in clients),
             state=self._state,
             clients=len(clients),
+            tls=self._tls,
             secret=self._front.secret.active,
             input_lines=self._front.input_lines(),
         )

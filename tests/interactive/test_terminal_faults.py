@@ -282,3 +282,14 @@ def test_telnet_negotiation_is_refused_and_hidden_in_the_interactive_session(
     term.enter("guest")
     assert term.wait_exit() == 0
     assert replies == [b"\xff\xfc\x01\xff\xfe\x03", b"guest\n"]
+
+
+def test_a_dumb_terminal_session_keeps_the_idle_timeout(
+    terminal: Start, live_peer: LivePeer, term_env: dict[str, str]
+) -> None:
+    term = terminal("-i", "0.5", "127.0.0.1", live_peer.port, env={**term_env, "TERM": "dumb"})
+    live_peer.accept()
+    assert term.wait_exit() == 75
+    text = term.text()
+    assert "-- closed: sent 0 bytes, received 0 bytes" in text
+    assert "tcpcli: idle timeout: no traffic for 0.5 s (-i 0.5)" in text

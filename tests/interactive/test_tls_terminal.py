@@ -64,3 +64,9 @@ def test_insecure_tls_is_marked_unverified_in_a_warning_colour(
     row = next(y for y, line in enumerate(term.screen.display) if "TLSv1.3 unverified" in line)
     x = term.screen.display[row].index("unverified")
     assert term.screen.buffer[row][x].fg == "red" or term.screen.buffer[row][x].bg == "red"
+
+
+def test_the_tls_servers_toolbar_says_tls(pki: Pki, terminal: Callable[..., Terminal]) -> None:
+    term = terminal("-l", "-k", "--tls", "--cert", pki.server.cert, "--key", pki.server.key, "127.0.0.1", 0)
+    term.wait_for("| 0 clients")
+    assert " | TLS | 0 clients |" in term.text()
