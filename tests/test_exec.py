@@ -447,3 +447,43 @@ def test_views_and_output_options_are_reported_as_unused_with_exec() -> None:
             "tcpcli: -x/-b/--struct, -o: not applied with --exec/--sh-exec (the program gets the bytes)"
         )
         assert server.stop() == 143
+
+
+def test_program_events_are_worded_for_people() -> None:
+    from tcpcli.core.events import ProgramEnded, ProgramFailed, ProgramStarted, describe
+
+    peer = "127.0.0.1:5555"
+    assert describe(ProgramStarted(peer, "cat", 42)) == "client 127.0.0.1:5555: started cat (pid 42)"
+    assert (
+        describe(ProgramEnded(peer, 42, 0)) == "client 127.0.0.1:5555: program (pid 42) exited with status 0"
+    )
+    assert describe(ProgramEnded(peer, 42, -15, "SIGTERM")) == (
+        "client 127.0.0.1:5555: program (pid 42) ended by signal SIGTERM"
+        " (tcpcli sent SIGTERM: it still ran after its input ended)"
+    )
+    assert describe(ProgramEnded(peer, 42, None)) == "client 127.0.0.1:5555: program (pid 42) ended"
+    assert describe(ProgramFailed(peer, "./x", "Exec format error")) == (
+        "client 127.0.0.1:5555: cannot start ./x: Exec format error; client reset"
+    )
+
+
+def test_program_output_waits_for_the_greeting_file_without_piling_up(tmp_path: Path) -> None:
+    """The program writes at once while a 4 MiB greeting waits for a client that is not reading yet: its
+    stdout stays paused (were it read and queued, the client would pass the 1 MiB queue limit and be
+    dropped), and once the client reads, the file then the program's output arrive whole."""
+    page = tmp_path / "page"
+    content = os.urandom(4 << 20)
+    page.write_bytes(content)
+    args = ("-l", "-v", "--greet-file", str(page), "--sh-exec", "exec head -c 3000000 /dev/zero")
+    with running(*args, LOCAL, "0", stdin=subprocess.DEVNULL) as server:
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        client.settimeout(WAIT)
+        client.connect((LOCAL, server.port))
+        with client:
+            pid = _pid(server.wait_stderr("started /bin/sh"))
+            eventually(lambda: _blocked_writing_a_pipe(pid))  # paused, not drained into memory
+            received = recv_all(client)
+        assert server.wait() == 0
+    assert received[: len(content)] == content
+    assert received[len(content) :] == bytes(3_000_000)

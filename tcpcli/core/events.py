@@ -105,11 +105,11 @@ class ProgramStarted(NamedTuple):
 
 
 class ProgramEnded(NamedTuple):
-    """A client's program ended: `status` is its exit status, or -N when signal N ended it."""
+    """A client's program ended: `status` is its exit status, -N when signal N ended it, None if unknown."""
 
     peer: str
     pid: int
-    status: int
+    status: int | None
     forced: str = ""  # "SIGTERM" / "SIGKILL" when tcpcli had to stop it
 
 
@@ -252,9 +252,11 @@ def describe(event: Event) -> str:
         case ProgramStarted(peer, program, pid):
             return f"client {peer}: started {program} (pid {pid})"
         case ProgramEnded(peer, pid, status, forced):
-            how = (
-                f"exited with status {status}" if status >= 0 else f"ended by signal {_signal_name(-status)}"
-            )
+            how = "ended"
+            if status is not None and status >= 0:
+                how = f"exited with status {status}"
+            elif status is not None:
+                how = f"ended by signal {_signal_name(-status)}"
             why = f" (tcpcli sent {forced}: it still ran after its input ended)" if forced else ""
             return f"client {peer}: program (pid {pid}) {how}{why}"
         case ProgramFailed(peer, program, reason):

@@ -79,7 +79,7 @@ def check_program(argv: Sequence[str]) -> str | None:
 class Program(asyncio.SubprocessProtocol):
     """One client's program: moves bytes between the client and the pipes, and ends it when it must."""
 
-    def __init__(self, client: Client, ended: Callable[[Program, int], None]) -> None:
+    def __init__(self, client: Client, ended: Callable[[Program, int | None], None]) -> None:
         self.client = client
         self._ended = ended
         self._loop = asyncio.get_running_loop()
@@ -123,7 +123,7 @@ class Program(asyncio.SubprocessProtocol):
         status = self.transport.get_returncode()
         self.transport.close()
         self.done.set()
-        self._ended(self, -1 if status is None else status)
+        self._ended(self, status)  # None only if the transport was closed on a running program
         if not self._client_gone:
             self.client.close("program exited")
 
@@ -242,6 +242,8 @@ class Programs:
         self.running[client] = program
         self._report(ProgramStarted(client.peer, self._argv[0], program.pid))
         client.on_writable = program.client_writable
+        if not client.writable:  # a greeting file still streaming, or a client already behind
+            program.client_writable(False)
         if transport.is_closing():  # the client left while the program was starting
             program.client_left()
             return
@@ -274,6 +276,6 @@ class Programs:
                 if program.transport is not None:
                     program.transport.close()  # closes the pipes (and kills the program if it still runs)
 
-    def _ended(self, program: Program, status: int) -> None:
+    def _ended(self, program: Program, status: int | None) -> None:
         self.running.pop(program.client, None)
         self._report(ProgramEnded(program.client.peer, program.pid, status, program.forced))
