@@ -243,7 +243,11 @@ class KeepOpenServer:
         try:
             file = open(path, "rb", buffering=0)  # noqa: SIM115 - the client closes it at the file's end
         except OSError as exc:
-            self._reporter.warning(f"--greet-file {path}: {exc.strerror or exc}; client {client.peer} reset")
+            message = f"--greet-file {path}: {exc.strerror or exc}; client {client.peer} reset"
+            if self._terminal is not None:
+                self._terminal.warning(message)  # a line above the input line, not through it
+            else:
+                self._reporter.warning(message)
             client.drop("greeting file unreadable", reset=True)
             return False
         client.send_file(file)
