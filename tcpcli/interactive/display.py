@@ -38,9 +38,18 @@ class Display:
     """Prints through one rich Console; every peer byte goes through the current view first."""
 
     def __init__(
-        self, console: Console, view: ReceivedView, timestamps: bool = False, output_path: str | None = None
+        self,
+        console: Console,
+        view: ReceivedView,
+        timestamps: bool = False,
+        output_path: str | None = None,
+        hold_partials: bool = True,
     ) -> None:
+        """`hold_partials=False`: a plain terminal in its cooked mode, with no input line to hold a partial
+        line in (printed as it comes) and its own echo of what is typed (so `echo` prints nothing)."""
         self._console = console
+        self._hold = hold_partials
+        self._open_line = ""  # without holding: the printed line not yet ended, plain
         self.view = view
         self._timestamps = timestamps
         self._output_path = output_path
@@ -56,7 +65,7 @@ class Display:
 
     @property
     def holds_partial(self) -> bool:
-        return bool(self._partial.plain)
+        return bool(self._partial.plain or self._open_line)
 
     def show(self, text: Text) -> None:
         """Already rendered peer data (the keep-open server's labelled lines), after a held partial line."""
@@ -85,8 +94,8 @@ class Display:
         self._note_last_line(out.plain)
 
     def _note_last_line(self, shown: str) -> None:
-        if self._partial.plain:
-            self.last_line = self._partial.plain
+        if self._partial.plain or self._open_line:
+            self.last_line = self._partial.plain or self._open_line
         elif shown:
             self.last_line = shown.rstrip("\n").rpartition("\n")[2]
 
@@ -97,13 +106,21 @@ class Display:
         self.view = view
         self.show_header()
 
+    def terminal_ended_line(self) -> None:
+        """A plain terminal echoed a typed line and its Enter: the cursor is at the start of a line."""
+        self._open_line = ""
+
     def echo(self, lines: list[str]) -> None:
         """The sent lines, each `> line` on a line of its own (a held partial line is printed first)."""
+        if not self._hold:
+            return  # the terminal has shown them already
         self.end_partial_line()
         self._print(echo_text(lines))
 
     def echo_secret(self) -> None:
         """A secret line was sent: say so, without it."""
+        if not self._hold:
+            return
         self.end_partial_line()
         self._print(Text(ECHO_PREFIX + SECRET_ECHO + "\n", ECHO))
 
@@ -116,16 +133,27 @@ class Display:
         """Print a held partial line with a line break (the session is ending, or the view changes)."""
         if self._partial.plain:
             self._print(self._take_partial().append("\n"))
+        elif self._open_line:
+            self._open_line = ""
+            self._print(Text("\n"))
 
     def _line_start(self) -> Text:
         """A Text that begins on a fresh line: a held partial line is ended first."""
         if self._partial.plain:
             return self._take_partial().append("\n")
+        if self._open_line:
+            self._open_line = ""
+            return Text("\n")
         return Text()
 
     def _emit(self, text: Text) -> None:
         """Print whole lines; hold the part after the last line break for the input line."""
         if not text.plain:
+            return
+        if not self._hold:
+            self._print(text)
+            _before, newline, after = text.plain.rpartition("\n")
+            self._open_line = after if newline else self._open_line + after
             return
         combined = self._partial.copy().append_text(text) if self._partial.plain else text
         plain = combined.plain

@@ -126,6 +126,10 @@ class Front:
         """Lines in the input area (more than one after a paste), for the toolbar."""
         return self.prompt.default_buffer.document.line_count
 
+    def redraw(self) -> None:
+        """After drawing received data: a held partial line is part of the input line."""
+        self.prompt.app.invalidate()
+
     def call_soon(self, callback: Callable[..., object], *args: object) -> None:
         """From another thread; after the loop has closed there is nobody left to tell."""
         with contextlib.suppress(RuntimeError):

@@ -176,7 +176,7 @@ class InteractiveSession:
                 self._display.received(batch)
                 pacer.record(sum(len(chunk.data) for chunk in batch.chunks), time.perf_counter() - started)
                 self._front.peer_said(self._display.last_line)
-                self._front.prompt.app.invalidate()  # the held partial line is part of the input line
+                self._front.redraw()
                 if batch.ended:
                     self._peer_closed(batch.error)
                     return

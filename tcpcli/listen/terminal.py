@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable
 
@@ -19,6 +20,8 @@ from tcpcli.interactive.display import flood_note
 from tcpcli.interactive.front import Front
 from tcpcli.interactive.labels import LabelledFeeds
 from tcpcli.interactive.pacing import FramePacer
+from tcpcli.interactive.plain import terminal_can_be_driven
+from tcpcli.interactive.plainfront import PlainFront
 from tcpcli.interactive.render import EVENT, NOTE, WARNING
 from tcpcli.interactive.session import BACKLOG, FLOOD_TAIL, FRAME
 from tcpcli.interactive.toolbar import LinkState, Stats, toolbar_fragments
@@ -46,7 +49,11 @@ class ServerTerminal:
         self._tls = ("TLS", True if tls.cafile else None) if tls is not None and tls.enabled else None
         self._received = 0
         self._sent_by_gone = 0  # bytes sent to clients that have left (the others count their own)
-        self._front = Front(settings, lambda: self._mode, self._rules, self._send_line, self._toolbar)
+        self._front: Front | PlainFront
+        if terminal_can_be_driven(os.environ):
+            self._front = Front(settings, lambda: self._mode, self._rules, self._send_line, self._toolbar)
+        else:  # TERM=dumb: plain lines, as connect mode's line mode
+            self._front = PlainFront(settings, lambda: self._mode, self._send_line)
         self._feeds = LabelledFeeds(self._front.display, lambda: make_view(self._mode, settings.view))
         self._wake = asyncio.Event()
         self._queue = ScreenQueue(BACKLOG, FLOOD_TAIL, self._wake.set)
@@ -121,7 +128,7 @@ class ServerTerminal:
                     self._feeds.received(item.source, item.source.peer, item.data)
                     drawn += len(item.data)
         self._front.peer_said(display.last_line)
-        self._front.prompt.app.invalidate()  # a held partial line is part of the input line
+        self._front.redraw()
         return drawn
 
     # ------------------------------------------------------------ typed lines

@@ -138,3 +138,26 @@ def test_sigterm_stops_the_server_with_143(terminal: Start, clients: list[socket
     term.child.kill(signal.SIGTERM)
     assert term.wait_exit() == 143
     assert first.recv(100) == b""  # FIN
+
+
+def test_a_dumb_terminal_gets_plain_labelled_lines(
+    terminal: Start, clients: list[socket.socket], term_env: dict[str, str]
+) -> None:
+    """Issue 11 item 9, for the many-clients server: no cursor moves, peer escapes still made visible."""
+    port = free_port()
+    term = terminal("-l", "-k", "127.0.0.1", port, env={**term_env, "TERM": "dumb"})
+    term.wait_for("Enter sends a line to every client")
+    sock, label = join(term, port, clients)
+    sock.sendall(b"hi \x1b[2J\nlogin: ")
+    term.wait_for(f"[{label}] login:")
+    term.enter("to all")
+    assert read_until(sock, b"\n") == b"to all\n"
+    sock.sendall(b"more\n")
+    term.wait_for(f"[{label}] more")
+    term.ctrl("c")  # the terminal's own SIGINT: there is no input line to read it as a key
+    assert term.wait_exit() == 130
+    assert read_until(sock, b"x") == b""  # FIN
+    assert b"\x1b" not in bytes(term.raw)
+    lines = term.text().splitlines()
+    assert f"[{label}] hi \\x1b[2J" in lines
+    assert f"[{label}] login: to all" in lines  # the terminal's own echo after the prompt, once
