@@ -22,6 +22,7 @@ from tcpcli.interactive.channel import Channel
 from tcpcli.interactive.clock import Ending, check_clock
 from tcpcli.interactive.front import Front
 from tcpcli.interactive.pacing import FramePacer
+from tcpcli.interactive.plainfront import PlainFront
 from tcpcli.interactive.render import EVENT, WARNING
 from tcpcli.interactive.session import FLOOD_TAIL, FRAME
 from tcpcli.interactive.toolbar import LinkState, Stats, toolbar_fragments
@@ -33,6 +34,7 @@ __all__ = ["InteractiveSession"]
 
 # The keys, said once under the connected line (the toolbar keeps the most used ones in view).
 KEYS_HINT = "Enter: send  Ctrl-D: FIN  Ctrl-C: quit  Ctrl-O: secret line  Ctrl-Z: suspend"
+PLAIN_HINT = "plain line mode (TERM cannot be driven): Enter: send  Ctrl-D: FIN  Ctrl-C: quit"
 
 
 class InteractiveSession:
@@ -53,8 +55,10 @@ class InteractiveSession:
         pt_output: Output | None = None,
         screen: TextIO | None = None,
         environ: Mapping[str, str] | None = None,
+        plain: bool = False,
     ) -> None:
         self._channel = channel
+        self._plain = plain  # a terminal that cannot be driven: plainfront.PlainFront instead of the screen
         self._settings = settings
         self._peer = peer
         self._tls = tls
@@ -72,7 +76,23 @@ class InteractiveSession:
         self._loop = asyncio.get_running_loop()
         self._done: asyncio.Future[int] = self._loop.create_future()
         wake = asyncio.Event()
-        self._front = Front(
+        self._front = self._make_front()
+        self._display = self._front.display
+        self._channel.on_send_error(lambda exc: self._front.call_soon(self._fail, exc))
+        opened = SessionOpened(self._peer, *self._tls) if self._tls else SessionOpened(self._peer)
+        self._display.event(describe(opened), WARNING if self._tls and self._tls[1] is False else EVENT)
+        self._display.event(PLAIN_HINT if self._plain else KEYS_HINT)
+        self._display.show_header()
+        self._channel.inbox.listen(lambda: self._front.call_soon(wake.set))
+        if self._plain:
+            return await self._supervise(wake)
+        with patch_stdout(raw=True):  # a stray print (a library warning) must not tear the input line either
+            return await self._supervise(wake)
+
+    def _make_front(self) -> Front | PlainFront:
+        if self._plain:
+            return PlainFront(self._settings, lambda: self._mode, self._send_line, out=self._screen_file)
+        return Front(
             self._settings,
             lambda: self._mode,
             self._rules,
@@ -84,15 +104,6 @@ class InteractiveSession:
             self._screen_file,
             self._environ,
         )
-        self._display = self._front.display
-        self._channel.on_send_error(lambda exc: self._front.call_soon(self._fail, exc))
-        opened = SessionOpened(self._peer, *self._tls) if self._tls else SessionOpened(self._peer)
-        self._display.event(describe(opened), WARNING if self._tls and self._tls[1] is False else EVENT)
-        self._display.event(KEYS_HINT)
-        self._display.show_header()
-        self._channel.inbox.listen(lambda: self._front.call_soon(wake.set))
-        with patch_stdout(raw=True):  # a stray print (a library warning) must not tear the input line either
-            return await self._supervise(wake)
 
     async def _supervise(self, wake: asyncio.Event) -> int:
         self._front.start(self._end_input, self._interrupted)

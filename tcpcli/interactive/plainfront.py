@@ -1,8 +1,10 @@
-"""The keep-open server's front for a terminal that cannot be driven (`TERM=dumb`): plain lines only.
+"""The front for a terminal that cannot be driven (`TERM=dumb`, `unknown` or unset: Emacs shell buffers,
+serial consoles): plain lines, no cursor moves, no colour, no toolbar.
 
-The same surface as `Front` (display, start/stop_input/close, secret, redraw), so the server terminal does not
-care which it has: the terminal stays in its cooked mode and echoes what is typed itself, stdin is read on the
-event loop a line at a time, and received data is printed as it comes (partial lines too), without colour.
+The same surface as `Front` (display, start/stop_input/close, secret, redraw, call_soon), so the sessions do
+not care which they have: the terminal stays in its cooked mode and echoes what is typed itself (its own line
+editing; Enter hands over a line, Ctrl-D on an empty line is EOF), stdin is read on the event loop, and
+received data goes through the same views and safety filter and is printed as it comes, partial lines too.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TextIO
 
 from tcpcli.interactive.display import Display
@@ -20,9 +23,16 @@ from tcpcli.interactive.secret import SecretLine
 from tcpcli.interactive.views import make_view
 from tcpcli.settings import Settings, View
 
-__all__ = ["PlainFront"]
+__all__ = ["DUMB_TERMINALS", "PlainFront", "terminal_can_be_driven"]
 
 READ_SIZE = 4096
+# TERM values that promise no cursor addressing (prompt_toolkit's own list, plus unset).
+DUMB_TERMINALS = frozenset({"", "dumb", "unknown"})
+
+
+def terminal_can_be_driven(environ: Mapping[str, str]) -> bool:
+    """False for a terminal that cannot move its cursor: the full screen would garble it."""
+    return environ.get("TERM", "").strip().lower() not in DUMB_TERMINALS
 
 
 class PlainFront:
@@ -33,9 +43,12 @@ class PlainFront:
         settings: Settings,
         mode: Callable[[], View],
         on_line: Callable[[str, bool], None],
+        catch_sigint: bool = True,
         stdin_fd: int = 0,
         out: TextIO | None = None,
     ) -> None:
+        """`catch_sigint`: Ctrl-C (the terminal's SIGINT here) calls `on_interrupt`; False when the caller
+        (the keep-open server) handles SIGINT itself."""
         self._loop = asyncio.get_running_loop()
         self._settings = settings
         self._on_line = on_line
@@ -43,6 +56,7 @@ class PlainFront:
         self._pending = b""
         self._reading = False
         self._on_eof: Callable[[], None] | None = None
+        self._catch_sigint = catch_sigint
         self.secret = SecretLine()  # never armed: the terminal echoes, we cannot hide a line from it
         view = settings.view
         console = make_console(out or sys.stdout, color=False)
@@ -51,10 +65,11 @@ class PlainFront:
         )
 
     def start(self, on_eof: Callable[[], None], on_interrupt: Callable[[], None]) -> None:
-        """Ctrl-C is the terminal's SIGINT here, which the server handles itself: `on_interrupt` is unused."""
         self._on_eof = on_eof
         self._loop.add_reader(self._stdin_fd, self._read)
         self._reading = True
+        if self._catch_sigint:
+            self._loop.add_signal_handler(signal.SIGINT, on_interrupt)
 
     def _read(self) -> None:
         try:
@@ -87,8 +102,16 @@ class PlainFront:
     def redraw(self) -> None:
         """Nothing to redraw: every line is printed once, as it comes."""
 
+    def call_soon(self, callback: Callable[..., object], *args: object) -> None:
+        """From another thread; after the loop has closed there is nobody left to tell."""
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(callback, *args)
+
     async def stop_input(self) -> None:
         self._stop_reading()
+        if self._catch_sigint:
+            with contextlib.suppress(ValueError, RuntimeError):
+                self._loop.remove_signal_handler(signal.SIGINT)
 
     async def close(self) -> None:
         self.display.end_partial_line()

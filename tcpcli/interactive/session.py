@@ -64,13 +64,13 @@ def run_interactive(conn: Connection, settings: Settings, reporter: Reporter, pe
     started = time.monotonic()
     channel = start_channel(conn, settings, peer)
     tls = tls_state(conn, settings)
-    from tcpcli.interactive.plain import PlainSession, terminal_can_be_driven
-
-    if not terminal_can_be_driven(os.environ):
-        return PlainSession(channel, settings, peer, started, tls).run()
     import asyncio  # ~150 ms: only once the reader runs
 
     from tcpcli.interactive.peersession import InteractiveSession
+    from tcpcli.interactive.plainfront import terminal_can_be_driven
 
-    session = InteractiveSession(channel, settings, peer, started=started, tls=tls, environ=os.environ)
+    plain = not terminal_can_be_driven(os.environ)
+    session = InteractiveSession(
+        channel, settings, peer, started=started, tls=tls, environ=os.environ, plain=plain
+    )
     return asyncio.run(session.run())

@@ -20,8 +20,7 @@ from tcpcli.interactive.display import flood_note
 from tcpcli.interactive.front import Front
 from tcpcli.interactive.labels import LabelledFeeds
 from tcpcli.interactive.pacing import FramePacer
-from tcpcli.interactive.plain import terminal_can_be_driven
-from tcpcli.interactive.plainfront import PlainFront
+from tcpcli.interactive.plainfront import PlainFront, terminal_can_be_driven
 from tcpcli.interactive.render import EVENT, NOTE, WARNING
 from tcpcli.interactive.session import BACKLOG, FLOOD_TAIL, FRAME
 from tcpcli.interactive.toolbar import LinkState, Stats, toolbar_fragments
@@ -53,7 +52,7 @@ class ServerTerminal:
         if terminal_can_be_driven(os.environ):
             self._front = Front(settings, lambda: self._mode, self._rules, self._send_line, self._toolbar)
         else:  # TERM=dumb: plain lines, as connect mode's line mode
-            self._front = PlainFront(settings, lambda: self._mode, self._send_line)
+            self._front = PlainFront(settings, lambda: self._mode, self._send_line, catch_sigint=False)
         self._feeds = LabelledFeeds(self._front.display, lambda: make_view(self._mode, settings.view))
         self._wake = asyncio.Event()
         self._queue = ScreenQueue(BACKLOG, FLOOD_TAIL, self._wake.set)

@@ -15,7 +15,7 @@ from tcpcli.interactive.display import PARTIAL_LIMIT, SECRET_ECHO, Display, floo
 from tcpcli.interactive.history import SafeFileHistory, history_path, open_history, service_history_path
 from tcpcli.interactive.inbox import Batch, Chunk, Inbox
 from tcpcli.interactive.pacing import MAX_BUDGET, MIN_BUDGET, TARGET_SECONDS, FramePacer
-from tcpcli.interactive.plain import terminal_can_be_driven
+from tcpcli.interactive.plainfront import terminal_can_be_driven
 from tcpcli.interactive.render import make_console
 from tcpcli.interactive.secret import SecretLine
 from tcpcli.interactive.structview import StructView
