@@ -293,3 +293,16 @@ def test_a_dumb_terminal_session_keeps_the_idle_timeout(
     text = term.text()
     assert "-- closed: sent 0 bytes, received 0 bytes" in text
     assert "tcpcli: idle timeout: no traffic for 0.5 s (-i 0.5)" in text
+
+
+def test_ctrl_c_in_a_dumb_terminal_also_ends_with_the_closing_line(
+    terminal: Start, live_peer: LivePeer, term_env: dict[str, str]
+) -> None:
+    term = terminal("127.0.0.1", live_peer.port, env={**term_env, "TERM": "dumb"})
+    conn = live_peer.accept()
+    term.wait_for("plain line mode")
+    conn.sendall(b"hello\n")
+    term.wait_for("hello")
+    term.ctrl("c")
+    assert term.wait_exit() == 130
+    assert "-- interrupted (Ctrl-C)\n-- closed: sent 0 bytes, received 6 bytes" in term.text()
