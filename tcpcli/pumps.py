@@ -19,14 +19,17 @@ import socket
 import stat
 import threading
 from collections import deque
+from typing import TYPE_CHECKING
 
 from tcpcli.connection import Connection, plain_socket
 from tcpcli.core.newline import CrlfTranslator
-from tcpcli.core.telnet import TelnetFilter
 from tcpcli.errors import ExitCode, TcpcliError
 from tcpcli.stdio import read_into, wait_ready, write_all
 from tcpcli.stream_views import StreamRenderer
 from tcpcli.taps import HexLog, OutputFile, timestamp_now
+
+if TYPE_CHECKING:
+    from tcpcli.core.telnet import TelnetFilter
 
 COPY_CHUNK = 256 * 1024  # big enough that per-call overhead vanishes, small enough to stay cache friendly
 SPLICE_CHUNK = 1 << 20  # the kernel caps a pipe transfer at the pipe's size anyway
@@ -281,8 +284,12 @@ class CopyDownlink(Downlink):
         self._output = output
         self._hex_log = hex_log
         self._timestamps = timestamps
-        self._telnet = TelnetFilter() if telnet is not None else None
+        self._telnet: TelnetFilter | None = None
         self._replies = telnet
+        if telnet is not None:
+            from tcpcli.core.telnet import TelnetFilter  # only then: start-up time is the stream path's
+
+            self._telnet = TelnetFilter()
 
     def transfer(self) -> int:
         """One received chunk to stdout (and taps); returns the bytes received, 0 at the peer's FIN."""

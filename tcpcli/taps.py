@@ -43,7 +43,11 @@ class OutputFile:
 
 
 class HexLog:
-    """Both directions as hex dumps with `>`/`<` markers, timestamps and per-direction offsets."""
+    """Both directions as hex dumps with `>`/`<` markers, timestamps and per-direction offsets.
+
+    Callers record a sent chunk *before* handing it to the kernel and a received one as soon as it is read,
+    so no reply is ever logged ahead of the request that caused it (and timestamps never go backwards).
+    """
 
     def __init__(self, path: str) -> None:
         self._fd = _open_append(path, "--hex-log")
