@@ -89,8 +89,12 @@ def first_match(pattern: str, text: str) -> str:
     return found.group(1).strip() if found else "unknown version"
 
 
-def discover_tools(wanted: Sequence[str]) -> tuple[list[Tool], list[str]]:
-    """The wanted tools that are installed, and a note for each one that is skipped."""
+def discover_tools(wanted: Sequence[str], before: str | None = None) -> tuple[list[Tool], list[str]]:
+    """The wanted tools that are installed, and a note for each one that is skipped.
+
+    `before`: another tcpcli command (an install of the code before a change), run as the extra tool
+    `tcpcli-before` interleaved with the others, so a before/after comparison shares the machine's noise.
+    """
     tools: list[Tool] = []
     notes: list[str] = []
     for name in wanted:
@@ -99,7 +103,21 @@ def discover_tools(wanted: Sequence[str]) -> tuple[list[Tool], list[str]]:
             tools.append(tool_or_note)
         else:
             notes.append(tool_or_note)
+    if before is not None:
+        tool_or_note = tcpcli_tool("tcpcli-before", [before])
+        if isinstance(tool_or_note, Tool):
+            tools.append(tool_or_note)
+        else:
+            notes.append(tool_or_note)
     return tools, notes
+
+
+def tcpcli_tool(name: str, command: list[str]) -> Tool | str:
+    version = probe([*command, "--version"]).strip()
+    if not version.startswith("tcpcli"):
+        return f"{name} skipped: `{' '.join(command)} --version` failed: {version[:200]!r}"
+    every = (*command, "{host}", "{port}")
+    return Tool(name, every, every, every, version.removeprefix("tcpcli").strip())
 
 
 def make_tool(name: str) -> Tool | str:
@@ -107,11 +125,7 @@ def make_tool(name: str) -> Tool | str:
     target = ("{host}", "{port}")
     if name == "tcpcli":
         command, _how = tcpcli_command()
-        version = probe([*command, "--version"]).strip()
-        if not version.startswith("tcpcli"):
-            return f"tcpcli skipped: `{' '.join(command)} --version` failed: {version[:200]!r}"
-        every = (*command, *target)
-        return Tool(name, every, every, every, version.removeprefix("tcpcli").strip())
+        return tcpcli_tool(name, command)
     binary = {"socat": "socat", "socat-b256k": "socat", "nc": "nc", "ncat": "ncat"}.get(name)
     if binary is None:
         return f"{name} skipped: unknown tool (known: tcpcli, socat, socat-b256k, nc, ncat)"
@@ -816,6 +830,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: 64 MiB, 2 runs, 10 one-shots")
     parser.add_argument(
+        "--tcpcli-before",
+        metavar="COMMAND",
+        help="also run this tcpcli (e.g. /tmp/before/bin/tcpcli) as `tcpcli-before`, interleaved",
+    )
+    parser.add_argument(
         "--json", type=Path, metavar="FILE", help="also write the environment and every run here"
     )
     args = parser.parse_args(argv)
@@ -833,7 +852,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    tools, notes = discover_tools([name.strip() for name in args.tools.split(",") if name.strip()])
+    wanted = [name.strip() for name in args.tools.split(",") if name.strip()]
+    tools, notes = discover_tools(wanted, args.tcpcli_before)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if not tools:
