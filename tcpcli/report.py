@@ -11,6 +11,7 @@ import threading
 from typing import TextIO
 
 from tcpcli.core.events import Event, describe
+from tcpcli.stdio import write_all
 
 _RED = "\x1b[31m"
 _DIM = "\x1b[2m"
@@ -72,7 +73,14 @@ class Reporter:
             return
         with self._lock:
             try:
-                stream.write(line + "\n")
-                stream.flush()
+                real = sys.__stderr__
+                if real is not None and stream is real:
+                    # the process's own stderr, which the parent may have left non-blocking: wait for room
+                    # instead of losing the line (other writers, e.g. the interactive screen, keep theirs)
+                    real.flush()
+                    write_all(real.fileno(), (line + "\n").encode("utf-8", "replace"))
+                else:
+                    stream.write(line + "\n")
+                    stream.flush()
             except (OSError, ValueError):
                 pass  # stderr gone: nothing left to tell anyone

@@ -287,3 +287,37 @@ def test_the_launcher_runs_tcpcli_with_the_python_next_to_it(
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == b"hello"
+
+
+def test_a_report_waits_for_room_on_a_full_non_blocking_stderr() -> None:
+    """stderr left O_NONBLOCK by the parent and full: the line waits for room instead of being lost."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    filled = 0
+    try:
+        while True:
+            filled += os.write(write_end, b"." * 4096)
+    except BlockingIOError:
+        pass
+    code = "from tcpcli.report import Reporter; Reporter().error('the line')"
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=write_end)
+    os.close(write_end)
+    try:
+        deadline = time.monotonic() + 10
+        wchan = Path(f"/proc/{proc.pid}/wchan")
+        # wait for a state: the child blocked waiting for room (poll), or gone (the line was dropped)
+        while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if "poll" in wchan.read_text():
+                    break
+            time.sleep(0.01)
+        data = b""
+        while chunk := os.read(read_end, 1 << 16):
+            data += chunk
+        assert proc.wait(10) == 0
+    finally:
+        os.close(read_end)
+        if proc.poll() is None:
+            proc.kill()
+    assert len(data) == filled + len(b"tcpcli: the line\n")
+    assert data.endswith(b"tcpcli: the line\n")

@@ -130,11 +130,11 @@ class Channel:
                     with contextlib.suppress(OSError):  # the peer may be gone already: its FIN/RST decides
                         self._conn.shutdown(socket.SHUT_WR)
                     continue
+                if self._hex_log is not None:  # logged before the kernel has it: a reply can't come first
+                    self._hex_log.record(">", item)
                 self._conn.sendall(item)
                 self.sent += len(item)
                 self.last_traffic = time.monotonic()
-                if self._hex_log is not None:
-                    self._hex_log.record(">", item)
         except TcpcliError as exc:
             self._failed(exc)
         except OSError as exc:

@@ -74,6 +74,8 @@ class PlainFront:
     def _read(self) -> None:
         try:
             data = os.read(self._stdin_fd, READ_SIZE)
+        except BlockingIOError:
+            return  # a stdin the parent left non-blocking: nothing yet, the loop calls again when readable
         except OSError:
             data = b""
         if not data:  # Ctrl-D on an empty line, or stdin gone

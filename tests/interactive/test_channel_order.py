@@ -1,0 +1,65 @@
+"""The interactive channel logs a typed line before the kernel has it (issue 11.1, as stream mode does).
+
+The channel runs in-process (its real reader and writer threads over a real socketpair), so a race that showed
+in one exchange out of twenty is exercised hundreds of times.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tcpcli.interactive.channel import Channel
+from tcpcli.interactive.inbox import Inbox
+from tcpcli.taps import HexLog
+
+WAIT = 10.0  # seconds: the bound of every wait below
+HEADER = re.compile(r"^(\d\d:\d\d:\d\d\.\d{6}) ([<>]) (\d+) bytes$")
+
+
+def reply_per_line(conn: socket.socket) -> None:
+    """A Redis-like peer: answers each line at once."""
+    pending = b""
+    with conn:
+        while data := conn.recv(4096):
+            pending += data
+            while b"\n" in pending:
+                _, pending = pending.split(b"\n", 1)
+                conn.sendall(b"+PONG\r\n")
+
+
+def test_hex_log_shows_each_typed_line_before_its_reply(tmp_path: Path) -> None:
+    log = tmp_path / "s.log"
+    ours, theirs = socket.socketpair()
+    peer = threading.Thread(target=reply_per_line, args=(theirs,), daemon=True)
+    peer.start()
+    arrived = threading.Event()
+    inbox = Inbox(1 << 20, arrived.set)
+    channel = Channel(ours, inbox, "test", hex_log=HexLog(str(log)))
+    channel.start()
+    exchanges = 300
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the race shows within 300 exchanges
+    try:
+        for number in range(exchanges):
+            channel.send(b"PING\r\n")
+            deadline = time.monotonic() + WAIT
+            while channel.received < 7 * (number + 1):  # the next line only after the reply came
+                assert arrived.wait(max(0.0, deadline - time.monotonic())), "no reply in time"
+                arrived.clear()
+                inbox.take(1 << 20, 4096)
+    finally:
+        sys.setswitchinterval(interval)
+        channel.half_close()  # our FIN ends the peer, whose close ends our reader
+        peer.join(WAIT)
+        channel.close()
+    headers = [HEADER.match(line) for line in log.read_text().splitlines() if line[:1] not in "<>"]
+    assert all(headers)
+    directions = "".join(match[2] for match in headers if match)
+    assert directions == "><" * exchanges  # each line logged before the reply it caused
+    stamps = [match[1] for match in headers if match]
+    assert stamps == sorted(stamps)
