@@ -108,11 +108,13 @@ def main(argv: list[str] | None = None) -> NoReturn:
     The signal handlers go in before anything else is imported, so a Ctrl-C while modules load is a quiet
     130 like any other, not a traceback.
     """
-    _open_missing_std_fds()
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGINT, _on_sigint)
     try:
+        # Inside the try: a Ctrl-C that lands while the handlers are being installed (signal.signal itself
+        # runs Python code) is still a quiet 130.
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _on_sigint)
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        _open_missing_std_fds()
         code = _run_command_line(sys.argv[1:] if argv is None else argv)
     except KeyboardInterrupt:
         code = INTERRUPTED
