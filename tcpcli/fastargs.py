@@ -1,69 +1,21 @@
 """A fast parser for plain command lines, so scripts that call tcpcli in a loop do not pay for typer.
 
-It understands exactly `--long VALUE`, `-s VALUE`, flags and positionals, with the same option names as the
-typer declaration in `command.py` (a test keeps the two in step). Anything else, such as `--help`, `-xv`,
-`--opt=value`, `--`, a repeated option or a value that starts with `-`, returns None and typer decides.
+It understands exactly `--long VALUE`, `-s VALUE`, flags and positionals, with the option names declared in
+`options.py` (the typer command in `command.py` is built from them too). Anything else, such as `--help`,
+`-xv`, `--opt=value`, `--`, a repeated option or a value that starts with `-`, returns None and typer
+decides.
 """
 
 from __future__ import annotations
 
+from tcpcli.options import SWITCH, VALUE, option_table
 from tcpcli.settings import Flags
 
-# option string -> Flags field, for options that are on/off switches
-SWITCHES = {
-    "-l": "listen", "--listen": "listen",
-    "-k": "keep_open", "--keep-open": "keep_open",
-    "--echo": "echo",
-    "--broadcast": "broadcast",
-    "-z": "probe", "--zero-io": "probe",
-    "--demo": "demo",
-    "-4": "ipv4",
-    "-6": "ipv6",
-    "--keepalive": "keepalive",
-    "--nodelay": "nodelay",
-    "-C": "crlf", "--crlf": "crlf",
-    "-x": "hex", "--hex": "hex",
-    "-b": "binary", "--binary": "binary",
-    "-t": "timestamps", "--timestamps": "timestamps",
-    "--no-history": "no_history",
-    "--no-half-close": "no_half_close",
-    "-v": "verbose", "--verbose": "verbose",
-    "--tls": "tls",
-    "--insecure": "insecure",
-    "--telnet": "telnet",
-    "-N": "shutdown_on_eof",
-    "-n": "numeric",
-    "-d": "no_stdin",
-}  # fmt: skip
+__all__ = ["SWITCHES", "VALUED", "parse_fast"]
 
-# option string -> Flags field, for options that take the next argument as their value
-VALUED = {
-    "--greet": "greet",
-    "--idle-message": "idle_message",
-    "--max-clients": "max_clients",
-    "-w": "connect_timeout", "--connect-timeout": "connect_timeout",
-    "-s": "source", "--source": "source",
-    "-p": "source_port", "--source-port": "source_port",
-    "--keepalive-idle": "keepalive_idle",
-    "--keepalive-interval": "keepalive_interval",
-    "--keepalive-count": "keepalive_count",
-    "-e": "encoding", "--encoding": "encoding",
-    "--eol": "eol",
-    "--struct": "struct",
-    "--fields": "fields",
-    "--color": "color",
-    "-q": "quit_after_eof", "--quit-after-eof": "quit_after_eof",
-    "-i": "idle_timeout", "--idle-timeout": "idle_timeout",
-    "-o": "output", "--output": "output",
-    "--hex-log": "hex_log",
-    "--sni": "sni",
-    "--cafile": "cafile",
-    "--cert": "cert",
-    "--key": "key",
-    "--exec": "exec_cmd",
-    "--sh-exec": "sh_exec",
-    "--greet-file": "greet_file",
-}  # fmt: skip
+# option string -> Flags field, derived from the one declaration in `options`
+SWITCHES = option_table(SWITCH)  # on/off switches
+VALUED = option_table(VALUE)  # options that take the next argument as their value
 
 
 def parse_fast(argv: list[str]) -> Flags | None:

@@ -1,4 +1,4 @@
-"""The `tcpcli.1` manual page, rendered from the click command typer builds (the one option declaration).
+"""The `tcpcli.1` manual page, rendered from the click command typer builds from `options.OPTIONS`.
 
 `python -m tcpcli.manpage > man/tcpcli.1` regenerates it; a test keeps the file equal to this output. The
 text is roff (man(7) macros): no date in it, so the same declaration always gives the same page.
@@ -12,13 +12,14 @@ import click
 import typer
 
 from tcpcli import __version__
-from tcpcli.command import CONNECTION, EPILOG, HELP, LISTEN, LOGS, TIMEOUTS, TLS, VIEWS, app
+from tcpcli.command import EPILOG, HELP, app
+from tcpcli.options import PANELS
 
 __all__ = ["render_manpage"]
 
 # The panels in the order the page lists them; options without a panel (--help, --version, completion) last.
 _GENERAL = "Other options"
-_ORDER = (CONNECTION, VIEWS, TIMEOUTS, LOGS, TLS, LISTEN, _GENERAL)
+_ORDER = (*PANELS, _GENERAL)
 
 _MODES = """\
 With stdin and stdout both terminals, the session is interactive: an input line with history, and what the

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tcpcli.fastargs import SWITCHES, VALUED
+from tcpcli.options import OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("option", sorted({*SWITCHES, *VALUED}))
+@pytest.mark.parametrize("option", sorted(name for option in OPTIONS for name in option.names))
 def test_every_option_is_in_the_options_reference(option: str) -> None:
     text = (ROOT / "docs" / "options.md").read_text()
     assert f"`{option}" in text or f" {option}`" in text or f", {option}" in text

@@ -75,3 +75,23 @@ def test_whole_command_lines_agree(argv: list[str]) -> None:
 )
 def test_anything_unusual_is_left_to_typer(argv: list[str]) -> None:
     assert parse_fast(argv) is None
+
+
+def test_every_flags_field_is_set_by_exactly_one_declared_option() -> None:
+    """`options.OPTIONS` is the one list: each raw `Flags` field (but the positionals) has its option."""
+    from tcpcli.options import OPTIONS
+    from tcpcli.settings import Flags
+
+    fields = [option.field for option in OPTIONS]
+    assert sorted(fields) == sorted(field for field in Flags._fields if field != "args")
+    names = [name for option in OPTIONS for name in option.names]
+    assert len(names) == len(set(names))
+
+
+def test_declared_defaults_are_the_raw_flags_defaults() -> None:
+    from tcpcli.options import OPTIONS, SWITCH
+    from tcpcli.settings import Flags
+
+    for option in OPTIONS:
+        expected = False if option.kind == SWITCH else option.default
+        assert Flags._field_defaults[option.field] == expected, option.field
