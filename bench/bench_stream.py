@@ -34,6 +34,9 @@ from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: its sibling modules
+from harness import build_c_sink, run_c_sink
+
 HOST = "127.0.0.1"
 MiB = 1 << 20
 GiB = 1 << 30
@@ -198,8 +201,14 @@ def read_all(conn: socket.socket) -> Count:
     return count
 
 
-def sink_server(listener: socket.socket, timeout: float) -> Count:
-    """Read everything the client sends, then close (the client sees our FIN once its own is in)."""
+def sink_server(listener: socket.socket, timeout: float, program: Path | None = None) -> Count:
+    """Read everything the client sends, then close (the client sees our FIN once its own is in).
+
+    `program`: the C sink of harness.py does the reading instead (`--sink c`).
+    """
+    if program is not None:
+        report = run_c_sink(program, listener.fileno(), timeout)
+        return Count(report.nbytes, report.first, report.last, error=report.error)
     with accept_one(listener, timeout) as conn:
         return read_all(conn)
 
@@ -407,6 +416,7 @@ class Job:
     payload: Path
     run: int
     timeout: float
+    sink: Path | None = None  # the C sink program (`--sink c`), or None for the Python sink
 
 
 def problem_of(exit: Exit, count: Count, expected: int) -> str:
@@ -442,7 +452,7 @@ def sample(scenario: str, job: Job, argv: Sequence[str], exit: Exit, count: Coun
 
 def stdin_pipe_to_socket(job: Job) -> Sample:
     """`head -c SIZE /dev/zero | TOOL host port` into the sink server."""
-    server, port = start_server(partial(sink_server, timeout=job.timeout))
+    server, port = start_server(partial(sink_server, timeout=job.timeout, program=job.sink))
     argv = job.tool.argv("send", port)
     read_end, write_end = os.pipe()
     with open(os.devnull, "r+b") as devnull:
@@ -456,7 +466,7 @@ def stdin_pipe_to_socket(job: Job) -> Sample:
 
 def file_to_socket(job: Job) -> Sample:
     """`TOOL host port < FILE` into the sink server."""
-    server, port = start_server(partial(sink_server, timeout=job.timeout))
+    server, port = start_server(partial(sink_server, timeout=job.timeout, program=job.sink))
     argv = job.tool.argv("send", port)
     with job.payload.open("rb") as file, open(os.devnull, "wb") as devnull:
         exit = run_tool(argv, file.fileno(), devnull.fileno(), job.timeout)
@@ -527,13 +537,13 @@ def rotated(tools: Sequence[Tool], run: int) -> list[Tool]:
 
 
 def run_scenario(
-    scenario: Scenario, tools: Sequence[Tool], runs: int, size: int, payload: Path
+    scenario: Scenario, tools: Sequence[Tool], runs: int, size: int, payload: Path, sink: Path | None = None
 ) -> list[Sample]:
     timeout = 30 + size / (20 * MiB)
     samples: list[Sample] = []
     for run in range(runs):
         for tool in rotated(tools, run):
-            result = scenario.run(Job(tool, size, payload, run, timeout))
+            result = scenario.run(Job(tool, size, payload, run, timeout, sink))
             samples.append(result)
             progress(result)
     return samples
@@ -835,6 +845,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="also run this tcpcli (e.g. /tmp/before/bin/tcpcli) as `tcpcli-before`, interleaved",
     )
     parser.add_argument(
+        "--sink",
+        choices=("python", "c"),
+        default="python",
+        help="the sink server's reader: Python recv_into (default) or the C program of bench/harness.py",
+    )
+    parser.add_argument(
         "--json", type=Path, metavar="FILE", help="also write the environment and every run here"
     )
     args = parser.parse_args(argv)
@@ -863,13 +879,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     needs_file = any(key in args.scenarios for key in ("file", "socket-stdout"))
     payload = make_payload(args.size) if needs_file else Path(os.devnull)
     results: dict[str, list[Sample]] = {}
+    sink = build_c_sink() if args.sink == "c" else None
+    if args.sink == "c" and sink is None:
+        print("--sink c needs a C compiler (cc)", file=sys.stderr)
+        return 1
+    info["sink"] = f"C program `{sink}` (bench/harness.py)" if sink else "Python recv_into"
     try:
         for scenario in (*THROUGHPUT, ONESHOT):
             if scenario.key not in args.scenarios:
                 continue
             print(f"{scenario.title}:", file=sys.stderr, flush=True)
             runs = args.oneshot_runs if scenario is ONESHOT else args.runs
-            results[scenario.key] = run_scenario(scenario, tools, runs, args.size, payload)
+            results[scenario.key] = run_scenario(scenario, tools, runs, args.size, payload, sink)
     finally:
         if needs_file:
             with suppress(OSError):

@@ -1,8 +1,8 @@
 """Stream mode: stdin -> socket and socket -> stdout verbatim, full duplex, under the one EOF policy.
 
 Each direction runs in its own thread with blocking calls, so back-pressure is the kernel's (a slow peer or
-a slow stdout reader simply blocks that direction, memory stays flat). The main thread only watches the
-clock and asks `core.eofpolicy.decide` what to do.
+a slow stdout reader simply blocks that direction, memory stays flat). The threads tell `core.link.Link` what
+happened; the main thread asks it what to do and sleeps on an event until the deadline it names.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import threading
 import time
 
 from tcpcli.connection import Connection
-from tcpcli.core.eofpolicy import EofPolicy, Finish, SessionSnapshot, decide
 from tcpcli.core.events import Closed, InputEnded, PathChosen, PeerFinished, TimedOut
+from tcpcli.core.link import Finish, Link, LinkPolicy, seconds_until
 from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
 from tcpcli.pumps import Downlink, Sender, StdoutClosed, Uplink, choose_downlink, choose_uplink, fd_kind
 from tcpcli.report import Reporter
@@ -25,16 +25,11 @@ from tcpcli.taps import HexLog, OutputFile
 
 
 class _Progress:
-    """Written by the pump threads, read by the supervisor (each store is atomic under the GIL)."""
+    """What only the I/O knows (the link's life is in `link`): written by the pump threads, read by the
+    supervisor (each store is atomic under the GIL); `changed` wakes the supervisor."""
 
-    def __init__(self, now: float) -> None:
-        self.started = now
-        self.sent = 0
-        self.received = 0
-        self.last_traffic = now
-        self.last_input = now
-        self.input_ended_at: float | None = None
-        self.peer_finished_at: float | None = None
+    def __init__(self, link: Link) -> None:
+        self.link = link
         self.stdout_closed = False
         self.error: TcpcliError | None = None
         self.changed = threading.Event()
@@ -70,8 +65,8 @@ class StreamSession:
         self._downlink: Downlink = choose_downlink(
             sock, stdout_fd, self._renderer, self._output, self._hex_log, view.timestamps, telnet
         )
-        now = time.monotonic()
-        self._progress = _Progress(now)
+        policy = LinkPolicy(session.quit_after_eof, session.idle_timeout)
+        self._progress = _Progress(Link(time.monotonic(), policy, self._stdin_kind == "tty"))
 
     def run(self) -> int:
         self._reporter.event(PathChosen(self._uplink.name, self._downlink.name))
@@ -91,20 +86,19 @@ class StreamSession:
 
     def _pump_up(self) -> None:
         progress = self._progress
+        link = progress.link
+        transfer = self._uplink.transfer
+        clock = time.monotonic
         try:
-            while True:
-                moved = self._uplink.transfer()
-                if not moved:
-                    break
-                progress.sent += moved
-                progress.last_traffic = progress.last_input = time.monotonic()
+            while moved := transfer():
+                link.on_sent(moved, clock())
             # Reported before the FIN goes out: the peer's reaction to it (its own FIN, reported by the
             # downlink thread) must not reach stderr first.
             self._reporter.event(InputEnded(sent_fin=self._session.half_close))
             if self._session.half_close:
                 with contextlib.suppress(OSError):  # the peer may be gone already: its FIN/RST decides
                     self._sock.shutdown(socket.SHUT_WR)
-            progress.input_ended_at = progress.last_traffic = time.monotonic()  # a FIN is traffic too
+            link.on_input_ended(time.monotonic())
         except TcpcliError as exc:
             progress.error = exc
         except OSError as exc:
@@ -114,18 +108,17 @@ class StreamSession:
 
     def _pump_down(self) -> None:
         progress = self._progress
+        link = progress.link
+        transfer = self._downlink.transfer
+        clock = time.monotonic
         try:
-            while True:
-                moved = self._downlink.transfer()
-                if not moved:
-                    break
-                progress.received += moved
-                progress.last_traffic = time.monotonic()
+            while moved := transfer():
+                link.on_received(moved, clock())
             warning = self._downlink.finish()
             if warning:
                 self._reporter.warning(warning)
             self._reporter.event(PeerFinished())
-            progress.peer_finished_at = progress.last_traffic = time.monotonic()
+            link.on_peer_finished(time.monotonic())
         except StdoutClosed:
             progress.stdout_closed = True
         except TcpcliError as exc:
@@ -143,40 +136,34 @@ class StreamSession:
 
     def _supervise(self) -> int:
         progress = self._progress
-        policy = EofPolicy(self._session.quit_after_eof, self._session.idle_timeout)
         while True:
             progress.changed.clear()
             if progress.error is not None:
                 raise progress.error
             if progress.stdout_closed:
                 return ExitCode.OK
-            decision = decide(self._snapshot(), policy)
+            now = time.monotonic()
+            decision = progress.link.decide(now, self._sending())
             if isinstance(decision, Finish):
-                if decision.reason != "peer closed":
-                    self._reporter.event(TimedOut(decision.reason, decision.seconds))
-                if decision.exit_code == ExitCode.TIMEOUT:
-                    seconds = f"{decision.seconds:g}"
-                    raise TcpcliError(
-                        f"idle timeout: no traffic for {seconds} s (-i {seconds})", ExitCode.TIMEOUT
-                    )
-                return decision.exit_code
-            timeout = None if decision.until is None else max(0.0, decision.until - time.monotonic())
-            progress.changed.wait(timeout)
+                return self._finish(decision)
+            progress.changed.wait(seconds_until(decision, now))
 
-    def _snapshot(self) -> SessionSnapshot:
-        progress = self._progress
-        sending = self._uplink.sending
-        if progress.peer_finished_at is not None and progress.input_ended_at is None and not sending:
-            sending = self._stdin_has_data()
-        return SessionSnapshot(
-            now=time.monotonic(),
-            last_traffic=progress.last_traffic,
-            input_ended_at=progress.input_ended_at,
-            peer_finished_at=progress.peer_finished_at,
-            last_input_at=progress.last_input,
-            sending=sending,
-            input_is_terminal=self._stdin_kind == "tty",
-        )
+    def _finish(self, finish: Finish) -> int:
+        """The exit status of an ending; exit 75 is raised, with link's wording, like any other failure."""
+        if finish.is_error:
+            raise TcpcliError(finish.message, ExitCode(finish.exit_code))
+        if finish.reason != "peer closed":  # the peer's FIN was reported as it came
+            self._reporter.event(TimedOut(finish.reason, finish.seconds))
+        return finish.exit_code
+
+    def _sending(self) -> bool:
+        """Input still to send: bytes the uplink holds, or (once the peer has finished) unread stdin."""
+        link = self._progress.link
+        if self._uplink.sending:
+            return True
+        if link.peer_finished_at is not None and link.input_ended_at is None:
+            return self._stdin_has_data()
+        return False
 
     def _stdin_has_data(self) -> bool:
         """Unread bytes in stdin mean the uplink still has something to send (it is blocked on the socket)."""
@@ -190,10 +177,8 @@ class StreamSession:
             return False
 
     def _close(self) -> None:
-        progress = self._progress
-        self._reporter.event(
-            Closed(progress.sent, progress.received, time.monotonic() - progress.started, self._peer)
-        )
+        link = self._progress.link
+        self._reporter.event(Closed(link.sent, link.received, link.duration(time.monotonic()), self._peer))
         for tap in (self._output, self._hex_log):
             if tap is not None:
                 with contextlib.suppress(OSError):

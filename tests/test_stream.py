@@ -265,6 +265,15 @@ def test_idle_timeout_exits_75(peer: Peer, quiet_stdin: int) -> None:
     assert "idle timeout" in result.stderr
 
 
+def test_idle_timeout_is_worded_once_even_with_verbose(peer: Peer, quiet_stdin: int) -> None:
+    """-v used to add its own wording ("... for 400 ms") before the error's ("... for 0.4 s (-i 0.4)")."""
+    server = peer(_hold_open)
+    result = run_tcpcli("-v", "-i", "0.4", "127.0.0.1", str(server.port), stdin=quiet_stdin)
+    assert result.code == 75
+    idle_lines = [line for line in result.stderr.splitlines() if "idle" in line]
+    assert idle_lines == ["tcpcli: idle timeout: no traffic for 0.4 s (-i 0.4)"]
+
+
 def test_traffic_postpones_the_idle_timeout(peer: Peer, quiet_stdin: int) -> None:
     def ticker(conn: socket.socket) -> None:
         for _ in range(6):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from tcpcli.core.link import ending_message
+
 
 def format_address(host: str, port: int) -> str:
     """`1.2.3.4:80`, `[::1]:80`: brackets keep an IPv6 address apart from its port.
@@ -226,11 +228,7 @@ def describe(event: Event) -> str:
         case PeerFinished():
             return "peer closed its side (FIN)"
         case TimedOut(what, seconds):
-            return {
-                "idle": f"idle timeout: no traffic for {format_seconds(seconds)}",
-                "quit-after-eof": f"-q: peer still open {format_seconds(seconds)} after input ended",
-                "input quiet": f"peer gone and input quiet for {format_seconds(seconds)}, quitting",
-            }.get(what, f"{what} timeout after {format_seconds(seconds)}")
+            return ending_message(what, seconds)  # how a connection ends is worded in one place
         case Closed(sent, received, duration, peer):
             who = f" {peer}" if peer else ""
             return (

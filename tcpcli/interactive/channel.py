@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 
 from tcpcli.connection import Connection
+from tcpcli.core.link import NO_TIMEOUTS, Link, LinkPolicy
 from tcpcli.core.telnet import TelnetFilter
 from tcpcli.errors import TcpcliError, translate_os_error
 from tcpcli.interactive.inbox import Inbox
@@ -36,7 +37,8 @@ class _HalfClose:
 
 
 class Channel:
-    """Reader and writer threads around one connection; counters are read by the toolbar and timers."""
+    """Reader and writer threads around one connection; its `link` (counters, moments, the -i/-q decision)
+    is read by the toolbar and the clock."""
 
     def __init__(
         self,
@@ -47,7 +49,9 @@ class Channel:
         hex_log: HexLog | None = None,
         timestamps: bool = False,
         telnet: bool = False,
+        policy: LinkPolicy = NO_TIMEOUTS,
     ) -> None:
+        """`policy`: -q and -i; a person types the input, so the link's input is a terminal."""
         self._conn = conn
         self.inbox = inbox  # received bytes wait here for the screen
         self._peer = peer
@@ -59,13 +63,19 @@ class Channel:
         self._timestamps = timestamps
         self._telnet = TelnetFilter() if telnet else None
         self._outgoing: queue.SimpleQueue[bytes | _HalfClose | None] = queue.SimpleQueue()
-        self.received = 0
-        self.sent = 0
-        self.last_traffic = time.monotonic()
+        self.link = Link(time.monotonic(), policy, input_is_terminal=True)
         self._threads = [
             threading.Thread(target=self._read, name="tcpcli-reader", daemon=True),
             threading.Thread(target=self._write, name="tcpcli-writer", daemon=True),
         ]
+
+    @property
+    def received(self) -> int:
+        return self.link.received
+
+    @property
+    def sent(self) -> int:
+        return self.link.sent
 
     def start(self) -> None:
         for thread in self._threads:
@@ -102,8 +112,7 @@ class Channel:
                 data = self._conn.recv(RECV_SIZE)
                 if not data:
                     break
-                self.received += len(data)
-                self.last_traffic = time.monotonic()
+                self.link.on_received(len(data), time.monotonic())
                 stamp = timestamp_now() if self._timestamps else None
                 if self._output is not None:
                     self._output.write(data)
@@ -133,8 +142,7 @@ class Channel:
                 if self._hex_log is not None:  # logged before the kernel has it: a reply can't come first
                     self._hex_log.record(">", item)
                 self._conn.sendall(item)
-                self.sent += len(item)
-                self.last_traffic = time.monotonic()
+                self.link.on_sent(len(item), time.monotonic())
         except TcpcliError as exc:
             self._failed(exc)
         except OSError as exc:

@@ -8,6 +8,7 @@ per frame, so a flood costs a bounded amount of drawing and typed keys keep echo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping
 from typing import TextIO
@@ -68,7 +69,7 @@ class InteractiveSession:
         self._environ = environ
         self._mode = settings.view.view
         self._state = LinkState.OPEN
-        self._input_ended_at: float | None = None
+        self._clock_wake = asyncio.Event()  # Ctrl-D: the clock's deadlines may have changed (-q)
         self._started = time.monotonic() if started is None else started
         self._ending = ""  # what ended the session, said before the closing line (empty: said already)
 
@@ -150,7 +151,8 @@ class InteractiveSession:
         if half_close:
             self._channel.half_close()
         self._state = LinkState.HALF_CLOSED if half_close else LinkState.INPUT_ENDED
-        self._input_ended_at = time.monotonic()
+        self._channel.link.on_input_ended(time.monotonic())
+        self._clock_wake.set()
         self._display.event(describe(InputEnded(sent_fin=half_close)))
 
     def _interrupted(self) -> None:
@@ -205,13 +207,12 @@ class InteractiveSession:
         self._finish(ExitCode.OK)
 
     async def _watch_clock(self) -> None:
-        """-i: no traffic either way for S seconds -> exit 75. -q: S seconds after Ctrl-D -> exit 0."""
-        session = self._settings.session
+        """-i: no traffic either way for S seconds -> exit 75. -q: S seconds after Ctrl-D -> exit 0.
+
+        core.link decides; this waits for the deadline it names or for Ctrl-D, never polls.
+        """
         while True:
-            now = time.monotonic()
-            verdict = check_clock(session, self._channel.last_traffic, self._input_ended_at, now)
-            if verdict is None:
-                return
+            verdict = check_clock(self._channel.link, time.monotonic())
             if isinstance(verdict, Ending):
                 if verdict.error is not None:
                     self._fail(verdict.error)
@@ -219,7 +220,9 @@ class InteractiveSession:
                     self._ending = verdict.message
                     self._finish(ExitCode.OK)
                 return
-            await asyncio.sleep(verdict)
+            self._clock_wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._clock_wake.wait(), verdict)
 
     # ------------------------------------------------------------ plumbing
 

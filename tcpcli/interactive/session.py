@@ -7,10 +7,10 @@ the closing line's duration counts from the connect. The screen catches up with 
 
 from __future__ import annotations
 
-import os
 import time
 
 from tcpcli.connection import Connection
+from tcpcli.core.link import LinkPolicy
 from tcpcli.interactive.channel import Channel
 from tcpcli.interactive.inbox import Inbox
 from tcpcli.report import Reporter
@@ -38,6 +38,7 @@ def start_channel(conn: Connection, settings: Settings, peer: str) -> Channel:
         hex_log=HexLog(session.hex_log) if session.hex_log else None,
         timestamps=settings.view.timestamps,
         telnet=session.telnet,
+        policy=LinkPolicy(session.quit_after_eof, session.idle_timeout),
     )
     channel.start()
     return channel
@@ -60,7 +61,7 @@ def tls_state(conn: Connection, settings: Settings) -> tuple[str, bool | None] |
 
 
 def run_interactive(conn: Connection, settings: Settings, reporter: Reporter, peer: str) -> int:
-    """Called by tcpcli.session: the exit status (0 peer closed, 130 Ctrl-C); errors raise TcpcliError."""
+    """Called by modes.connect: the exit status (0 peer closed, 130 Ctrl-C); errors raise TcpcliError."""
     started = time.monotonic()
     channel = start_channel(conn, settings, peer)
     tls = tls_state(conn, settings)
@@ -69,8 +70,8 @@ def run_interactive(conn: Connection, settings: Settings, reporter: Reporter, pe
     from tcpcli.interactive.peersession import InteractiveSession
     from tcpcli.interactive.plainfront import terminal_can_be_driven
 
-    plain = not terminal_can_be_driven(os.environ)
+    plain = not terminal_can_be_driven(settings.env.variables)  # TERM, decided at the face
     session = InteractiveSession(
-        channel, settings, peer, started=started, tls=tls, environ=os.environ, plain=plain
+        channel, settings, peer, started=started, tls=tls, environ=settings.env.variables, plain=plain
     )
     return asyncio.run(session.run())

@@ -14,5 +14,5 @@ def test_ipv4_clients_of_a_dual_stack_listener_are_shown_as_ipv4() -> None:
 def test_lifecycle_lines() -> None:
     assert describe(Connected("127.0.0.1:5", "[::1]:80")) == "connected 127.0.0.1:5 -> [::1]:80"
     assert describe(InputEnded(sent_fin=True)) == "input ended: sent FIN, still reading"
-    assert describe(TimedOut("idle", 0.5)) == "idle timeout: no traffic for 500 ms"
+    assert describe(TimedOut("idle", 0.5)) == "idle timeout: no traffic for 0.5 s (-i 0.5)"
     assert describe(Closed(1, 2, 0.25, "h:1")) == "closed h:1: sent 1 byte, received 2 bytes in 0.250 s"

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from prompt_toolkit.history import InMemoryHistory
 
-from tcpcli.interactive.clock import POLL, Ending, check_clock
 from tcpcli.interactive.display import PARTIAL_LIMIT, SECRET_ECHO, Display, flood_note
 from tcpcli.interactive.history import SafeFileHistory, history_path, open_history, service_history_path
 from tcpcli.interactive.inbox import Batch, Chunk, Inbox
@@ -22,7 +21,7 @@ from tcpcli.interactive.structview import StructView
 from tcpcli.interactive.toolbar import LinkState, Stats, format_size, toolbar_fragments
 from tcpcli.interactive.typed import INPUT_CLOSED, InputRules, Refuse, Send, decide_line
 from tcpcli.interactive.views import BinaryView, HexView, ReceivedView, TextView, make_view
-from tcpcli.settings import SessionSettings, View, ViewSettings
+from tcpcli.settings import View, ViewSettings
 
 # ---------------------------------------------------------------- typed lines
 
@@ -375,17 +374,3 @@ def test_a_secret_line_is_armed_by_a_password_prompt_and_ends_when_sent_or_the_p
 def test_only_a_terminal_that_can_move_its_cursor_gets_the_full_screen(term: str, driven: bool) -> None:
     assert terminal_can_be_driven({"TERM": term}) is driven
     assert terminal_can_be_driven({}) is False
-
-
-def test_the_clock_of_a_person_s_session_follows_the_one_eof_policy() -> None:
-    plain = SessionSettings()
-    assert check_clock(plain, 0.0, None, 100.0) is None  # no -i, no -q: nothing to watch
-    idle = SessionSettings(idle_timeout=2.0)
-    assert check_clock(idle, 10.0, None, 11.5) == pytest.approx(0.5)
-    ending = check_clock(idle, 10.0, None, 12.0)
-    assert isinstance(ending, Ending) and ending.error is not None and ending.error.exit_code == 75
-    assert "-i 2" in ending.message
-    quit_after = SessionSettings(quit_after_eof=1.0)
-    assert check_clock(quit_after, 0.0, None, 5.0) == POLL  # Ctrl-D not pressed yet: look again soon
-    done = check_clock(quit_after, 0.0, 5.0, 6.0)
-    assert done == Ending(None, "-q: peer still open 1 s after input ended")
