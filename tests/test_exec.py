@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tcpcli.listen.program import check_program, program_environment
+from tcpcli.engine.program import check_program, program_environment
 from tests.conftest import recv_all, run_tcpcli
 from tests.listen_helpers import WAIT, Server, eventually, recv_exactly, recv_until, running
 

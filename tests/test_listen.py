@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tcpcli.engine.client import STALL_TIMEOUT
 from tests.conftest import recv_all, run_tcpcli
 from tests.listen_helpers import (
+    WAIT,
     eventually,
     recv_exactly,
     running,
@@ -301,6 +303,8 @@ def test_a_client_that_never_reads_is_dropped_and_the_others_get_everything() ->
         slow = server.connect()
         slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         talkers = [server.connect(), server.connect()]
+        for talker in talkers:  # held (back-pressure) until the slow one is dropped after STALL_TIMEOUT
+            talker.settimeout(STALL_TIMEOUT + WAIT)
         totals = [0, 0]
 
         def read_all(index: int) -> None:
@@ -316,7 +320,7 @@ def test_a_client_that_never_reads_is_dropped_and_the_others_get_everything() ->
             for talker in talkers:
                 talker.sendall(line * 64)
         for reader in readers:
-            reader.join(30)
+            reader.join(STALL_TIMEOUT + 3 * WAIT)
         assert totals == [rounds * len(line)] * 2
         assert "(not reading)" in server.wait_stderr("left")
         assert server.peak_rss_kib() < 120 * 1024

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import Callable
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 
 from tcpcli.core.events import Event, ServerInputEnded, describe
+from tcpcli.engine.client import Client
+from tcpcli.engine.relay import Relay
 from tcpcli.interactive.display import flood_note
 from tcpcli.interactive.front import Front
 from tcpcli.interactive.labels import LabelledFeeds
@@ -26,8 +27,6 @@ from tcpcli.interactive.session import BACKLOG, FLOOD_TAIL, FRAME
 from tcpcli.interactive.toolbar import LinkState, Stats, toolbar_fragments
 from tcpcli.interactive.typed import InputRules, Refuse, decide_line, split_lines
 from tcpcli.interactive.views import make_view
-from tcpcli.listen.client import Client
-from tcpcli.listen.relay import Relay
 from tcpcli.listen.screenqueue import Frame, ScreenQueue
 from tcpcli.settings import Settings, View
 
@@ -49,7 +48,7 @@ class ServerTerminal:
         self._received = 0
         self._sent_by_gone = 0  # bytes sent to clients that have left (the others count their own)
         self._front: Front | PlainFront
-        if terminal_can_be_driven(os.environ):
+        if terminal_can_be_driven(settings.env.variables):
             self._front = Front(settings, lambda: self._mode, self._rules, self._send_line, self._toolbar)
         else:  # TERM=dumb: plain lines, as connect mode's line mode
             self._front = PlainFront(settings, lambda: self._mode, self._send_line, catch_sigint=False)

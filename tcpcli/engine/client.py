@@ -18,12 +18,31 @@ from collections.abc import Callable
 from typing import BinaryIO, Protocol
 
 from tcpcli.core.events import format_address
+from tcpcli.core.link import KeepGoing, decide_idle
 
-# What we keep for one client beyond its kernel buffers (which already hold several MiB on loopback). A
-# client that reads, even slowly, stays far below it; one that stopped reading reaches it and is dropped
-# ("not reading") so it can neither stall the others nor grow our memory. Queued chunks are shared bytes
-# objects, so many slow clients of one broadcast hold references to the same data, not copies.
-CLIENT_QUEUE_LIMIT = 1 << 20
+__all__ = [
+    "CLIENT_QUEUE_LIMIT",
+    "FILE_CHUNK",
+    "QUEUE_HIGH_WATER",
+    "QUEUE_LOW_WATER",
+    "STALL_TIMEOUT",
+    "TRANSPORT_HIGH_WATER",
+    "Client",
+    "Hub",
+    "peer_label",
+]
+
+# Back-pressure: past QUEUE_HIGH_WATER bytes queued for a client (beyond its kernel buffers and asyncio's) the
+# client is "behind" and the hub stops reading whoever feeds it (the echoing client itself, every --broadcast
+# sender, stdin) until its queue is under QUEUE_LOW_WATER. So a reader that keeps up, however slowly, loses
+# nothing. Queued chunks are shared bytes objects: slow clients of one broadcast share the data, not copies.
+QUEUE_HIGH_WATER = 256 * 1024
+QUEUE_LOW_WATER = 64 * 1024
+# Last resort only (the sources are paused long before): what one client may have queued at most.
+CLIENT_QUEUE_LIMIT = 64 << 20
+# A client that is behind (or being closed with data still unsent) and takes no byte for this long is not
+# reading: it is dropped with an RST, so it holds neither the senders nor a descriptor/--max-clients slot.
+STALL_TIMEOUT = 10.0
 
 # asyncio's transport buffer is a private copy per client: keep it small and queue the rest ourselves.
 TRANSPORT_HIGH_WATER = 64 * 1024
@@ -47,6 +66,14 @@ class Hub(Protocol):
 
     def client_left(self, client: Client) -> None: ...
 
+    def client_behind(self, client: Client, behind: bool) -> None:
+        """Its queue went over QUEUE_HIGH_WATER (True) or back under QUEUE_LOW_WATER (False)."""
+        ...
+
+    def client_draining(self, client: Client) -> None:
+        """It is being closed with data still unsent: watch that it makes progress (STALL_TIMEOUT)."""
+        ...
+
 
 def peer_label(sockaddr: tuple[str, int] | tuple[str, int, int, int] | None) -> str:
     """`1.2.3.4:5678` for a peer address as asyncio reports it (None once the socket is gone)."""
@@ -61,6 +88,7 @@ class Client(asyncio.Protocol):
     __slots__ = (
         "_after_file",
         "_file",
+        "_holds",
         "_hub",
         "_idle_message",
         "_idle_timeout",
@@ -70,10 +98,13 @@ class Client(asyncio.Protocol):
         "_queue",
         "_queued",
         "_sent_tap",
+        "behind",
         "last_traffic",
+        "last_unsent",
         "leave_reason",
         "on_writable",
         "peer",
+        "progress_at",
         "received",
         "sent",
         "transport",
@@ -97,6 +128,10 @@ class Client(asyncio.Protocol):
         self.received = 0
         self.leave_reason = ""
         self.last_traffic = self._loop.time()
+        self.progress_at = self.last_traffic  # last time the kernel took bytes for it (the stall watch)
+        self.last_unsent = 0  # unsent bytes at the stall watch's last look
+        self.behind = False  # over QUEUE_HIGH_WATER: its senders are held
+        self._holds: set[str] = set()  # why reading it is paused: "output", "relay", "program"
         self._queue: collections.deque[bytes] = collections.deque()
         self._queued = 0
         self._paused = False
@@ -138,6 +173,8 @@ class Client(asyncio.Protocol):
             keep_open = False
         if not keep_open:
             self._release_queue()
+        if not keep_open and self.unsent:
+            self._hub.client_draining(self)  # bounded: a client that stopped reading is reset
         return keep_open  # False: the transport closes once its buffer is written
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -156,12 +193,31 @@ class Client(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused = False
+        self.progress_at = self.last_traffic = self._loop.time()
         if self._file is not None:
             self._pump_file()
         else:
             self._release_queue(everything=False)
         if self.on_writable is not None and self.writable:
             self.on_writable(True)
+        if self.behind and self._queued < QUEUE_LOW_WATER:
+            self.behind = False
+            self._hub.client_behind(self, False)
+
+    def hold_reading(self, reason: str, hold: bool) -> None:
+        """Pause reading this client while any reason holds it (stdout behind, receivers behind, a full
+        program stdin); each reason is released on its own, so one cannot resume what another paused."""
+        if hold:
+            self._holds.add(reason)
+        else:
+            self._holds.discard(reason)
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self._holds:
+            transport.pause_reading()
+        else:
+            transport.resume_reading()
 
     @property
     def writable(self) -> bool:
@@ -175,17 +231,20 @@ class Client(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        self.last_traffic = self._loop.time()
         if self._sent_tap is not None:
             self._sent_tap(self, data)
         if not self._paused and not self._queue and self._file is None:
+            self.last_traffic = self._loop.time()  # queued bytes are no traffic: -i still sees a stall
             self.sent += len(data)
             transport.write(data)
             return
         self._queue.append(data)
         self._queued += len(data)
         if self._queued > CLIENT_QUEUE_LIMIT:
-            self.drop("not reading")
+            self.drop("not reading", reset=True)
+        elif not self.behind and self._queued > QUEUE_HIGH_WATER:
+            self.behind = True
+            self._hub.client_behind(self, True)
 
     def drop(self, reason: str, reset: bool = False) -> None:
         """Close at once, discarding what is queued (reason shows in the `client left` event); `reset`:
@@ -231,6 +290,8 @@ class Client(asyncio.Protocol):
             self.sent += len(last_words)
             transport.write(last_words)
         transport.close()
+        if self.unsent:
+            self._hub.client_draining(self)  # a client that stopped reading must not hold its slot
 
     @property
     def unsent(self) -> int:
@@ -294,6 +355,9 @@ class Client(asyncio.Protocol):
             self._queued = 0
             self.sent += len(data)
             transport.write(data)
+            if self.behind:  # closing: nothing more is queued for it, its senders go on
+                self.behind = False
+                self._hub.client_behind(self, False)
             return
         while self._queue and not self._paused:  # write() calls pause_writing() itself past the high mark
             data = self._queue.popleft()
@@ -302,10 +366,13 @@ class Client(asyncio.Protocol):
             transport.write(data)
 
     def _check_idle(self) -> None:
+        """-i: the one-peer engine's idle decision (core.link), taken per client."""
         assert self._idle_timeout is not None
-        quiet = self._loop.time() - self.last_traffic
-        if quiet < self._idle_timeout:
-            self._idle_timer = self._loop.call_later(self._idle_timeout - quiet, self._check_idle)
+        now = self._loop.time()
+        decision = decide_idle(self.last_traffic, self._idle_timeout, now)
+        if isinstance(decision, KeepGoing):
+            until = decision.until if decision.until is not None else now + self._idle_timeout
+            self._idle_timer = self._loop.call_later(max(0.0, until - now), self._check_idle)
             return
         self._idle_timer = None
         if self._file is not None:  # the client stopped taking the file: what is left cannot reach it

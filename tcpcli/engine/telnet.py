@@ -7,7 +7,7 @@ queued later, and are logged by --hex-log as sent bytes (the received side is lo
 from __future__ import annotations
 
 from tcpcli.core.telnet import TelnetFilter
-from tcpcli.listen.client import Client
+from tcpcli.engine.client import Client
 
 __all__ = ["ClientTelnet"]
 

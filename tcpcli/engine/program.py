@@ -20,7 +20,7 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 
 from tcpcli.core.events import Event, ProgramEnded, ProgramStarted
-from tcpcli.listen.client import Client
+from tcpcli.engine.client import Client
 
 __all__ = [
     "EXIT_GRACE",
@@ -182,13 +182,7 @@ class Program(asyncio.SubprocessProtocol):
         return self.transport is None or self.transport.get_returncode() is not None
 
     def _client_reading(self, reading: bool) -> None:
-        transport = self.client.transport
-        if transport is None or transport.is_closing():
-            return
-        if reading:
-            transport.resume_reading()
-        else:
-            transport.pause_reading()
+        self.client.hold_reading("program", not reading)
 
     def _pipe(self, fd: int) -> asyncio.BaseTransport | None:
         if self.transport is None:
@@ -216,7 +210,7 @@ class Programs:
     def start(self, client: Client) -> None:
         """Start the client's program; the client is not read until it runs (its data waits in the kernel)."""
         assert client.transport is not None
-        client.transport.pause_reading()
+        client.hold_reading("program", True)
         self._tasks.create_task(self._start(client))
 
     async def _start(self, client: Client) -> None:
@@ -247,7 +241,7 @@ class Programs:
         if transport.is_closing():  # the client left while the program was starting
             program.client_left()
             return
-        transport.resume_reading()
+        client.hold_reading("program", False)
 
     def received(self, client: Client, data: bytes) -> None:
         if (program := self.running.get(client)) is not None:

@@ -5,6 +5,11 @@ Fan-out is batched per event-loop turn: everything received in one turn is joine
 object that all recipients share, so a turn costs one send per client however many lines arrived, and no
 Python work runs per client per line. A client that sent something in the turn gets the batch without its
 own data (built only for those few senders).
+
+Back-pressure instead of loss: a client whose queue is over its high-water mark is "behind"; while it is,
+whoever feeds it is not read (with --echo the client itself, with --broadcast every client, and stdin waits
+for `room`), so the senders slow to the pace of the slowest reader that is still reading. One that takes
+nothing for STALL_TIMEOUT is dropped by the hub's stall watch.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import enum
 
-from tcpcli.listen.client import Client
+from tcpcli.engine.client import Client
 from tcpcli.settings import ListenSettings
+
+__all__ = ["Relay", "Relaying"]
 
 
 class Relaying(enum.Enum):
@@ -40,12 +47,39 @@ class Relay:
         self._batch: list[tuple[Client | None, bytes]] = []
         self._flush_scheduled = False
         self.reading_paused = False  # stdout is behind (a new client starts paused too)
+        self.behind: dict[Client, None] = {}  # clients over their high-water mark
+        self.room = asyncio.Event()  # set while no client is behind: stdin may be read
+        self.room.set()
 
     def add(self, client: Client) -> None:
         self.clients[client] = None
+        if self.reading_paused:
+            client.hold_reading("output", True)
+        if self.behind and self._relaying is Relaying.BROADCAST:
+            client.hold_reading("relay", True)
 
     def remove(self, client: Client) -> None:
         self.clients.pop(client, None)
+        self.set_behind(client, False)
+
+    def set_behind(self, client: Client, behind: bool) -> None:
+        """A client's queue crossed its high (True) or low (False) mark: hold or release its senders."""
+        if behind == (client in self.behind):
+            return
+        was_any = bool(self.behind)
+        if behind:
+            self.behind[client] = None
+        else:
+            del self.behind[client]
+        if self._relaying is Relaying.ECHO:
+            client.hold_reading("relay", behind)  # only its own data comes back to it
+        elif self._relaying is Relaying.BROADCAST and was_any != bool(self.behind):
+            for each in list(self.clients):
+                each.hold_reading("relay", bool(self.behind))
+        if self.behind:
+            self.room.clear()
+        else:
+            self.room.set()
 
     def from_client(self, client: Client, data: bytes) -> None:
         if self._relaying is Relaying.ECHO:
@@ -58,12 +92,8 @@ class Relay:
         if pause == self.reading_paused:
             return
         self.reading_paused = pause
-        for client in self.clients:
-            if client.transport is not None and not client.transport.is_closing():
-                if pause:
-                    client.transport.pause_reading()
-                else:
-                    client.transport.resume_reading()
+        for client in list(self.clients):
+            client.hold_reading("output", pause)
 
     def from_local(self, data: bytes) -> None:
         """Local input goes to every client, in order with the broadcast traffic."""
