@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NoReturn
 if TYPE_CHECKING:
     from types import FrameType
 
-    from tcpcli.settings import Settings
+    from tcpcli.settings import Environment, Settings
 
 # Set by the completion scripts of `tcpcli --install-completion` / `--show-completion` (bash, zsh, fish).
 COMPLETION_VARIABLE = "_TCPCLI_COMPLETE"
@@ -30,28 +30,50 @@ def run(settings: Settings) -> int:
     from tcpcli.report import Reporter
     from tcpcli.settings import Mode
 
-    reporter = Reporter(settings.session.verbose, settings.view.color)
+    reporter = Reporter(settings.session.verbose, settings.stderr_color)
     if not settings.session.read_stdin:
         _stdin_that_never_ends()
     if settings.mode is Mode.PROBE:
-        from tcpcli.probe import probe_port
+        from tcpcli.modes.probe import probe_port
 
         return probe_port(settings, reporter)
     if settings.mode is Mode.LISTEN:
-        from tcpcli.listen.server import run_listen
+        from tcpcli.modes.listen import run_listen
 
         return run_listen(settings, reporter)
     if settings.mode is Mode.DEMO:
-        from tcpcli.demo import run_demo
+        from tcpcli.modes.demo import run_demo
 
         return run_demo(settings, reporter)
-    from tcpcli.session import run_connect
+    from tcpcli.modes.connect import run_connect
 
     return run_connect(settings, reporter)
 
 
-class Terminated(Exception):
-    """SIGTERM, turned into an exception so cleanup runs and the exit status is 143."""
+def detect_environment(read_stdin: bool = True) -> Environment:
+    """The environment, decided once here: tty-ness of the standard streams, NO_COLOR, TERM, the state home.
+
+    With -d (`read_stdin` False) stdin is replaced by a pipe, so it is no terminal whatever it was.
+    """
+    from tcpcli.settings import Environment
+
+    def tty(fd: int) -> bool:
+        try:
+            return os.isatty(fd)
+        except OSError:
+            return False
+
+    state_home = os.environ.get("XDG_STATE_HOME", "")
+    if not os.path.isabs(state_home):  # the XDG spec says to ignore a relative value
+        state_home = os.path.join(os.environ.get("HOME") or os.path.expanduser("~"), ".local", "state")
+    return Environment(
+        stdin_tty=read_stdin and tty(0),
+        stdout_tty=tty(1),
+        stderr_tty=tty(2),
+        no_color=bool(os.environ.get("NO_COLOR")),
+        term=os.environ.get("TERM", ""),
+        state_home=state_home,
+    )
 
 
 _stopping = False  # set by the first SIGINT/SIGTERM, and when the exit begins
@@ -62,6 +84,8 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     if _stopping:
         return  # already on the way out: a second signal must not interrupt the cleanup
     _stopping = True
+    from tcpcli.errors import Terminated  # already imported by main before this handler went in
+
     raise Terminated
 
 
@@ -113,6 +137,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
         # runs Python code) is still a quiet 130.
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             signal.signal(signal.SIGINT, _on_sigint)
+        # After the SIGINT handler (a Ctrl-C during this import is a quiet 130) and before the SIGTERM one
+        # (so `Terminated` is bound whenever that handler can raise it, and the except below can name it).
+        from tcpcli.errors import Terminated
+
         signal.signal(signal.SIGTERM, _on_sigterm)
         _open_missing_std_fds()
         code = _run_command_line(sys.argv[1:] if argv is None else argv)
@@ -126,8 +154,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
 def _run_command_line(arguments: list[str]) -> int:
     from tcpcli.errors import TcpcliError
     from tcpcli.fastargs import parse_fast
-    from tcpcli.settings import Flags, build_settings
+    from tcpcli.settings import Flags
+    from tcpcli.validate import validate
 
+    color = _color_asked(arguments)  # until the flags are parsed: for a usage error's line
     try:
         # A shell asking for completions (the scripts from --install-completion set this) goes to typer.
         flags = None if COMPLETION_VARIABLE in os.environ else parse_fast(arguments)
@@ -138,16 +168,29 @@ def _run_command_line(arguments: list[str]) -> int:
             if not isinstance(parsed, Flags):
                 return parsed  # --help, --version: typer answered
             flags = parsed
-        return run(build_settings(flags))
+        color = flags.color
+        return run(validate(flags, detect_environment(read_stdin=not flags.no_stdin)))
     except TcpcliError as exc:
-        _say(exc.message)
+        _say(exc.message, color)
         return exc.exit_code
 
 
-def _say(message: str) -> None:
+def _color_asked(arguments: list[str]) -> str:
+    """The `--color` value on a command line that may not parse: `--color X` or `--color=X`, else auto."""
+    for index, token in enumerate(arguments):
+        if token == "--color" and index + 1 < len(arguments):
+            return arguments[index + 1]
+        if token.startswith("--color="):
+            return token.partition("=")[2]
+    return "auto"
+
+
+def _say(message: str, color: str) -> None:
+    """The one error line, coloured as --color and NO_COLOR say for stderr."""
     from tcpcli.report import Reporter
 
-    Reporter().error(message)
+    env = detect_environment()
+    Reporter(color=env.color(color, env.stderr_tty)).error(message)
 
 
 def _exit(code: int) -> NoReturn:

@@ -1,7 +1,7 @@
 """The one error family: every failure carries its sysexits code and a one-line message.
 
-Low layers raise `TcpcliError` (or let an OSError reach `translate_os_error`); only `cli.main` prints
-and exits.
+Low layers raise `TcpcliError` (or let an OSError reach `translate_os_error`), and `Terminated` for SIGTERM;
+only `cli.main` prints and exits.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 import errno
 import socket
+
+__all__ = ["ExitCode", "TcpcliError", "Terminated", "UsageError", "translate_os_error"]
 
 
 class ExitCode(enum.IntEnum):
@@ -36,6 +38,14 @@ class TcpcliError(Exception):
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+
+
+class Terminated(Exception):
+    """SIGTERM, turned into an exception so cleanup runs and `cli.main` exits 143.
+
+    Raised by the face's signal handler, and by a mode that caught the signal itself (the asyncio server) once
+    it has stopped cleanly.
+    """
 
 
 class UsageError(TcpcliError):

@@ -1,7 +1,7 @@
 """Value parsers for the command line: ports (numbers, service names, ranges), seconds, counts, hosts.
 
 Each takes the text as typed and the option's name, returns the value, or raises `UsageError` (exit 2) with
-one line naming the option and the value. Used by `settings.build_settings` only.
+one line naming the option and the value. Used by `validate` only.
 """
 
 from __future__ import annotations

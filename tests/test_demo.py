@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from tcpcli.demo import RECORD_FORMAT, RECORDS
+from tcpcli.modes.demo import RECORD_FORMAT, RECORDS
 from tests.conftest import run_tcpcli
 
 

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tcpcli import cli
+from tcpcli.errors import Terminated
 from tcpcli.fastargs import SWITCHES, VALUED
 from tests.conftest import TCPCLI, PeerServer, free_port, recv_all, run_tcpcli, start_tcpcli
 
@@ -168,7 +169,7 @@ def test_a_second_signal_during_cleanup_is_ignored() -> None:
         cli._on_sigint(2, None)  # the second one returns: the exit is already under way
         cli._on_sigterm(15, None)
         cli._stopping = False
-        with pytest.raises(cli.Terminated):
+        with pytest.raises(Terminated):
             cli._on_sigterm(15, None)
         cli._on_sigint(2, None)
     finally:

@@ -28,7 +28,7 @@ def run_session(
 ) -> tuple[threading.Thread, list[int], io.StringIO]:
     """Start a StreamSession on a thread; returns the thread, a box for the exit code, and its stderr."""
     stderr = io.StringIO()
-    reporter = Reporter(verbose=True, color="never", stream=stderr)
+    reporter = Reporter(verbose=True, color=False, stream=stderr)
     code: list[int] = []
     stream = StreamSession(sock, session, ViewSettings(), reporter, stdin_fd, stdout_fd, peer="test")
     thread = threading.Thread(target=lambda: code.append(stream.run()), daemon=True)

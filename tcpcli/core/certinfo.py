@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from tcpcli.core.visible import make_visible
+from tcpcli.core.visible import one_line
 
 _SEQUENCE = 0x30
 _SET = 0x31
@@ -150,8 +150,7 @@ def _decode(tag: int, raw: bytes) -> str:
 
 def _printable(text: str) -> str:
     """One line, no control or format character left for a terminal to act on."""
-    visible = "".join(piece.text for piece in make_visible(text))
-    return visible.replace("\n", "\\n").replace("\t", "\\t")
+    return one_line(text)
 
 
 def _time(tag: int, raw: bytes) -> str:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import codecs
 import re
 
-from tcpcli.core.visible import make_visible
+from tcpcli.core.visible import one_line
 
 __all__ = ["HexInputError", "parse_escapes", "parse_hex"]
 
 
 def _quote(text: str) -> str:
     """Quote a piece of the user's input for an error message, its control characters made visible."""
-    return "'" + "".join(piece.text for piece in make_visible(text)) + "'"
+    return "'" + one_line(text) + "'"
 
 
 class HexInputError(ValueError):

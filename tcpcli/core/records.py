@@ -15,7 +15,7 @@ from json.encoder import encode_basestring_ascii  # the C string encoder behind 
 from typing import cast
 
 from tcpcli.core.decode import decode_marked
-from tcpcli.core.visible import make_visible
+from tcpcli.core.visible import one_line
 
 __all__ = ["RecordCutter", "RecordFormatError", "format_field", "format_json_lines"]
 
@@ -167,5 +167,4 @@ def format_field(value: object) -> str:
     if type(value) is int or isinstance(value, float):
         return repr(value)
     text = _bytes_text(value) if isinstance(value, bytes) else str(value)
-    visible = "".join(piece.text for piece in make_visible(text))
-    return visible.replace("\n", "\\n").replace("\t", "\\t")
+    return one_line(text)

@@ -13,7 +13,7 @@ import itertools
 import re
 from typing import NamedTuple
 
-__all__ = ["Piece", "PieceKind", "VisibleFilter", "escape_char", "make_visible", "merge_pieces"]
+__all__ = ["Piece", "PieceKind", "VisibleFilter", "escape_char", "make_visible", "merge_pieces", "one_line"]
 
 
 class PieceKind(enum.Enum):
@@ -94,6 +94,22 @@ def make_visible(text: str) -> list[Piece]:
             texts.append(char_text)
     pieces.append(Piece(kind, "".join(texts)))
     return [piece for piece in pieces if piece.text]
+
+
+def one_line(text: str) -> str:
+    """TEXT as one safe printable line: the one helper for reports, table cells, certificates, input errors.
+
+    Everything `make_visible` escapes is escaped, and so are the characters it leaves for a multi-line view:
+    LF as \\n, tab as \\t, and every CR as \\r (a CRLF too: in one line it is two characters, not a break).
+    """
+    if text.isprintable():
+        return text  # the common case: one C-level scan
+    return "\\r".join(_one_line_part(part) for part in text.split("\r"))
+
+
+def _one_line_part(text: str) -> str:
+    visible = "".join(piece.text for piece in make_visible(text))
+    return visible.replace("\n", "\\n").replace("\t", "\\t")
 
 
 def merge_pieces(pieces: list[Piece]) -> list[Piece]:

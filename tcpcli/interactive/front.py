@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from collections.abc import Callable, Mapping
 from typing import TextIO, cast
 
@@ -26,7 +25,6 @@ from tcpcli.interactive.screen import ScreenWriter
 from tcpcli.interactive.secret import SecretLine
 from tcpcli.interactive.typed import InputRules
 from tcpcli.interactive.views import make_view
-from tcpcli.report import color_enabled
 from tcpcli.settings import Mode, Settings, View
 
 __all__ = ["PROMPT_EXIT_WAIT", "Front", "history_service"]
@@ -60,7 +58,7 @@ class Front:
     ) -> None:
         self._loop = asyncio.get_running_loop()
         view, session = settings.view, settings.session
-        color = color_enabled(view.color, screen or sys.stdout)
+        color = view.color == "always"  # resolved by validate from --color, NO_COLOR and stdout
         self._writer = ScreenWriter(lambda: self.prompt.app)
         self.display = Display(
             make_console(screen or cast(TextIO, self._writer), color),

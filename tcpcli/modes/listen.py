@@ -12,13 +12,15 @@ import ssl
 from typing import cast
 
 from tcpcli.core.events import ClientConnected, Listening
+from tcpcli.engine.client import peer_label
 from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
-from tcpcli.listen.bind import bind_listener, listening_address, raise_open_file_limit
-from tcpcli.listen.client import peer_label
+from tcpcli.modes.connect import run_on_socket
+from tcpcli.net.bind import bind_listener, listening_address, raise_open_file_limit
 from tcpcli.net.sockopts import apply_socket_options
 from tcpcli.report import Reporter
-from tcpcli.session import is_interactive, run_on_socket
 from tcpcli.settings import ListenSettings, Settings, View
+
+__all__ = ["TLS_HANDSHAKE_TIMEOUT", "needs_server_engine", "run_listen"]
 
 # A client that connects but never completes the TLS handshake must not hold the server (or its slot) forever.
 TLS_HANDSHAKE_TIMEOUT = 10.0
@@ -27,6 +29,7 @@ _FILE_CHUNK = 256 * 1024
 
 
 def run_listen(settings: Settings, reporter: Reporter) -> int:
+    """Bind, announce, serve; the exit status (errors raise TcpcliError, signals their exceptions)."""
     listen = settings.listen
     assert listen is not None
     context = _tls_context(listen)  # bad certificate or key: fail before binding
@@ -40,12 +43,12 @@ def run_listen(settings: Settings, reporter: Reporter) -> int:
     if not many:
         return _serve_one(listener, settings, reporter, context)
     # --exec: the programs answer the clients, tcpcli's own terminal and stdin play no part
-    interactive = is_interactive() and listen.exec_argv is None
+    interactive = settings.env.interactive and listen.exec_argv is None
     if listen.exec_argv is not None:
         _warn_unused_with_exec(settings, reporter)
     else:
         _warn_unused_views(settings, reporter, interactive)
-    from tcpcli.listen.keepopen import serve_many
+    from tcpcli.listen.many import serve_many
 
     return serve_many(listener, settings, reporter, interactive, context)
 
@@ -63,7 +66,7 @@ def needs_server_engine(listen: ListenSettings) -> bool:
 
 def _check_program(argv: tuple[str, ...]) -> None:
     """A program that cannot be run would fail every client: say so before binding (exit 66)."""
-    from tcpcli.listen.program import check_program
+    from tcpcli.engine.program import check_program
 
     if (problem := check_program(argv)) is not None:
         raise TcpcliError(f"--exec: cannot run {problem}", ExitCode.NO_INPUT)

@@ -15,10 +15,12 @@ import threading
 
 from tcpcli.core.events import DemoServerStarted, format_address
 from tcpcli.errors import ExitCode, TcpcliError
+from tcpcli.modes.connect import run_on_socket
 from tcpcli.net.connect import open_connection
 from tcpcli.report import Reporter
-from tcpcli.session import run_on_socket
 from tcpcli.settings import Settings, View
+
+__all__ = ["HELP", "RECORDS", "RECORD_FIELDS", "RECORD_FORMAT", "goodbye", "greeting", "records", "run_demo"]
 
 RECORD_FORMAT = "<HI"  # little-endian: uint16 id, uint32 len (6 bytes, no padding)
 RECORD_FIELDS = "id,len"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import os
 
 from tcpcli.connection import Connection
 from tcpcli.core.events import format_address
@@ -12,18 +11,12 @@ from tcpcli.net.connect import open_connection
 from tcpcli.report import Reporter
 from tcpcli.settings import Settings
 
-
-def is_interactive() -> bool:
-    """Interactive only when a person is on both ends: stdin and stdout are terminals."""
-    try:
-        return os.isatty(0) and os.isatty(1)
-    except OSError:
-        return False
+__all__ = ["run_connect", "run_on_socket"]
 
 
 def run_connect(settings: Settings, reporter: Reporter) -> int:
     assert settings.connect is not None
-    if is_interactive():
+    if settings.env.interactive:
         from tcpcli.interactive import preload
 
         preload()  # the input line's imports run while the connection is being opened
@@ -37,7 +30,7 @@ def run_connect(settings: Settings, reporter: Reporter) -> int:
 
 
 def run_on_socket(sock: Connection, settings: Settings, reporter: Reporter) -> int:
-    """The session over an open connection; listen mode without -k uses this for its one client too."""
+    """The session over an open connection; listen mode without -k and the demo use this for their client."""
     try:
         remote = sock.getpeername()
     except OSError as exc:  # ENOTCONN: the peer reset the connection before we got this far
@@ -45,7 +38,7 @@ def run_on_socket(sock: Connection, settings: Settings, reporter: Reporter) -> i
             raise TcpcliError("connection reset by peer as soon as it was made", ExitCode.IO_ERROR) from exc
         raise translate_os_error(exc, "connection") from exc
     peer = format_address(remote[0], remote[1])
-    if is_interactive():
+    if settings.env.interactive:
         from tcpcli.interactive.session import run_interactive
 
         return run_interactive(sock, settings, reporter, peer)
