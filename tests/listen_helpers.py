@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from tests.conftest import start_tcpcli
 
@@ -23,10 +24,14 @@ class Server:
     """A running `tcpcli -l ...`; `port` comes from the `listening on` line, the first on stderr."""
 
     def __init__(
-        self, *args: str, stdin: int | None = subprocess.PIPE, stdout: int | None = subprocess.DEVNULL
+        self,
+        *args: str,
+        stdin: int | None = subprocess.PIPE,
+        stdout: int | None = subprocess.DEVNULL,
+        **popen: Any,
     ) -> None:
         # stdout defaults to /dev/null: an unread pipe would (rightly) pause the server's clients.
-        self.proc = start_tcpcli(*args, stdin=stdin, stdout=stdout)
+        self.proc = start_tcpcli(*args, stdin=stdin, stdout=stdout, **popen)
         self._stderr = b""
         self.first_line = self.stderr_line()
         assert "listening on " in self.first_line, self.first_line
@@ -102,7 +107,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def running(*args: str, **options: int | None) -> Iterator[Server]:
+def running(*args: str, **options: Any) -> Iterator[Server]:
     """A server for the length of a `with` block, killed at the end if the test did not stop it."""
     server = Server(*args, **options)
     try:
