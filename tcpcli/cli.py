@@ -1,7 +1,8 @@
-"""The entry point: argv -> raw flags -> frozen settings -> the mode.
+"""The face: argv -> raw flags, + the Environment decided here once -> frozen settings (validate) -> the mode.
 
-The only place that prints errors and exits. Plain command lines are parsed by `fastargs` without importing
-typer; everything else (help, version, anything unusual) goes through the typer declaration in `command`.
+The only place that reads the environment (ttys, NO_COLOR, TERM, XDG_STATE_HOME), prints errors and exits.
+Plain command lines are parsed by `fastargs` without importing typer; everything else (help, version,
+anything unusual) goes through the typer command in `command`, built from the same `options`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from types import FrameType
 
     from tcpcli.settings import Environment, Settings
+
+__all__ = ["detect_environment", "main", "run"]
 
 # Set by the completion scripts of `tcpcli --install-completion` / `--show-completion` (bash, zsh, fish).
 COMPLETION_VARIABLE = "_TCPCLI_COMPLETE"

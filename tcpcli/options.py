@@ -22,7 +22,6 @@ __all__ = [
     "VALUE",
     "VIEWS",
     "Option",
-    "by_field",
     "option_table",
 ]
 
@@ -258,14 +257,6 @@ OPTIONS: tuple[Option, ...] = (
     ),
     _value("key", ("--key",), "FILE", "Private key for --cert (PEM).", TLS),
 )
-
-
-def by_field(field: str) -> Option:
-    """The option that sets `field`; KeyError for a field no option sets."""
-    for option in OPTIONS:
-        if option.field == field:
-            return option
-    raise KeyError(field)
 
 
 def option_table(kind: str) -> dict[str, str]:

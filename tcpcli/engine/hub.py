@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import os
 import signal
 import socket
 import ssl
@@ -405,7 +404,7 @@ class Hub:
     # ------------------------------------------------------------ local input
 
     async def _pump_input(self) -> None:
-        terminal = os.isatty(0)
+        terminal = self._settings.env.stdin_tty  # decided at the face
         session = self._settings.session
         reader = InputReader(0, terminal, session.crlf, session.eol)
         try:

@@ -72,7 +72,12 @@ class Front:
             rules,
             on_line,
             toolbar,
-            open_history(session.history, self.warn_threadsafe, environ, history_service(settings)),
+            open_history(
+                session.history,
+                self.warn_threadsafe,
+                environ or settings.env.variables,
+                history_service(settings),
+            ),
             color,
             self.secret,
             on_toggle_view,

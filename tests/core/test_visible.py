@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcpcli.core.visible import Piece, PieceKind, VisibleFilter, make_visible, merge_pieces
+from tcpcli.core.visible import Piece, PieceKind, VisibleFilter, make_visible, merge_pieces, one_line
 
 TEXT, ESCAPE, INVALID = PieceKind.TEXT, PieceKind.ESCAPE, PieceKind.INVALID
 
@@ -183,3 +183,26 @@ def test_chunking_never_changes_the_output(data: st.DataObject, text: str) -> No
     assert filtered(list(text)) == whole
     cuts = data.draw(st.lists(st.integers(0, len(text)), max_size=6))
     assert filtered(split_at(text, cuts)) == whole
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("plain text", "plain text"),
+        ("a\nb\tc", "a\\nb\\tc"),
+        ("a\r\nb", "a\\r\\nb"),
+        ("50%\r100%", "50%\\r100%"),
+        ("\x1b[31mred", "\\x1b[31mred"),
+        ("\x85\u2028\u202e", "\\u0085\\u2028\\u202e"),
+        ("\udcff", "\\xff"),
+    ],
+)
+def test_one_line_escapes_everything_that_could_break_or_drive_a_line(text: str, line: str) -> None:
+    assert one_line(text) == line
+
+
+@given(st.text())
+def test_one_line_is_always_one_printable_line(text: str) -> None:
+    line = one_line(text)
+    assert line.isprintable()
+    assert len(line.splitlines()) <= 1
