@@ -418,3 +418,27 @@ def test_single_client_over_tls_gets_the_greeting_and_stdin(
             client.close()
         server.close_stdin()
         assert server.wait() == 0
+
+
+def test_keep_open_quit_after_eof_stops_s_seconds_after_stdin_ended_with_fin_to_every_client() -> None:
+    with running("-l", "-k", "-v", "-q", "1", "127.0.0.1", "0") as server:
+        client = server.connect()
+        server.wait_stderr("(1 client)")
+        server.write_stdin(b"last words\n")
+        server.close_stdin()
+        assert recv_exactly(client, 11) == b"last words\n"
+        assert client.recv(1) == b""  # FIN once -q's second is up
+        assert server.wait() == 0
+        assert "stopping (-q: input ended)" in server.rest_of_stderr()
+        client.close()
+
+
+def test_idle_timeout_is_one_decision_and_one_wording_with_or_without_idle_message() -> None:
+    lines = []
+    for extra in ((), ("--idle-message", r"bye\n")):
+        with running("-l", "-i", "1", *extra, "127.0.0.1", "0") as server, server.connect() as client:
+            assert server.wait() == 75
+            lines.append(server.rest_of_stderr().strip().splitlines()[-1])
+            if extra:
+                assert recv_all(client) == b"bye\n"
+    assert lines[0] == lines[1] == "tcpcli: idle timeout: no traffic for 1 s (-i 1)"

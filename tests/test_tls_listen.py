@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import random
 import select
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tcpcli.engine.hub import TLS_HANDSHAKE_TIMEOUT
 from tests.conftest import run_tcpcli
 from tests.listen_helpers import running
 from tests.tls_helpers import OPENSSL, WAIT, Pki, make_pki
@@ -93,3 +95,53 @@ def test_bad_certificate_or_key_is_66_before_binding(pki: Pki, tmp_path: Path) -
         assert result.stderr.startswith(
             f"tcpcli: {'--cert' if cert == str(junk) else '--key'} {junk}: holds no PEM"
         )
+
+
+# ---------------------------------------------------------------- many clients (-k): handshakes reported
+
+
+def _after_address(line: str) -> str:
+    """`... client 127.0.0.1:PORT failed: REASON` -> `failed: REASON` (ports differ between runs)."""
+    return line.split(" failed: ", 1)[1] if " failed: " in line else line.split(": ", 2)[-1]
+
+
+def test_keep_open_reports_a_plain_text_client_with_the_one_client_wording(pki: Pki) -> None:
+    with running(*_serve_args(pki)) as one:  # the one-client path: its error line is the reference
+        with socket.create_connection(("127.0.0.1", one.port), timeout=WAIT) as plain:
+            plain.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        assert one.wait() == 76
+        reference = one.rest_of_stderr().strip().splitlines()[-1]
+    assert "TLS handshake with client 127.0.0.1:" in reference
+    with running(*_serve_args(pki, "-k", "--echo")) as server:
+        for junk in (b"GET / HTTP/1.0\r\n\r\n", bytes(range(256)) * 4):  # plain text, then garbage
+            with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as client:
+                client.sendall(junk)
+                line = server.wait_stderr("TLS handshake with client 127.0.0.1:")
+            if junk.startswith(b"GET"):
+                assert _after_address(line) == _after_address(reference), (line, reference)
+        assert server.stop() == 143
+
+
+def test_keep_open_drops_a_stalled_handshake_without_holding_up_the_others(pki: Pki) -> None:
+    with running(*_serve_args(pki, "-k", "-v", "--echo")) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as stalled:
+            # while the first client says nothing, a second one completes its handshake and is echoed
+            args = ["--tls", "--cafile", pki.ca, "127.0.0.1", str(server.port)]
+            client = run_tcpcli(*args, stdin=b"not held up\n")
+            assert client.code == 0, client.stderr
+            assert client.stdout == b"not held up\n"
+            line = server.wait_stderr("did not finish", timeout=TLS_HANDSHAKE_TIMEOUT + WAIT)
+            assert line.startswith("tcpcli: TLS handshake with client 127.0.0.1:"), line
+            stalled.settimeout(WAIT)
+            assert stalled.recv(1) == b""  # and its connection is closed
+        assert server.stop() == 143
+
+
+def test_keep_open_verbose_shows_the_tls_and_client_certificate_lines(pki: Pki) -> None:
+    with running(*_serve_args(pki, "-k", "-v", "--cafile", pki.ca)) as server:
+        args = ["--tls", "--cafile", pki.ca, "--cert", pki.client.cert, "--key", pki.client.key]
+        client = run_tcpcli(*args, "127.0.0.1", str(server.port), stdin=b"hi\n")
+        assert client.code == 0, client.stderr
+        assert "TLS established: TLS" in server.wait_stderr("TLS established")
+        assert "(verified)" in server.wait_stderr("peer certificate:")
+        assert server.stop() == 143
