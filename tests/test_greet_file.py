@@ -184,3 +184,19 @@ def test_greet_file_over_tls_with_and_without_keep_open(tmp_path: Path) -> None:
                 assert server.stop() == 143
             else:
                 assert server.wait() == 0
+
+
+def test_keep_open_no_half_close_keeps_clients_open_after_the_file_at_stdin_eof(tmp_path: Path) -> None:
+    page = tmp_path / "page"
+    page.write_bytes(b"the file\n")
+    args = ("-l", "-k", "--no-half-close", "--greet-file", str(page), LOCAL, "0")
+    with running(*args, stdin=subprocess.DEVNULL) as server:
+        with server.connect() as client:
+            assert recv_exactly(client, 9) == b"the file\n"
+            client.settimeout(0.5)  # no FIN: the connection stays open (nothing arrives either)
+            try:
+                extra = client.recv(1)
+            except TimeoutError:
+                extra = None
+            assert extra is None
+        assert server.stop() == 143

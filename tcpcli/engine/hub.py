@@ -312,8 +312,9 @@ class Hub:
 
     def client_file_sent(self, client: Client) -> None:
         """--greet-file: the file is out. FIN to the client if nothing more can come to it (no stdin, no
-        relay, no program): then `tcpcli -l -k PORT --greet-file F </dev/null` serves F to every client."""
-        if not self._input_open and self._relay_idle():
+        relay, no program): then `tcpcli -l -k PORT --greet-file F </dev/null` serves F to every client.
+        --no-half-close: no FIN, the client stays open after its file."""
+        if not self._input_open and self._relay_idle() and self._settings.session.half_close:
             client.finish()
 
     def client_behind(self, client: Client, behind: bool) -> None:
@@ -413,7 +414,9 @@ class Hub:
                 self._relay.from_local(data)
             self._report(ServerInputEnded(len(self._relay.clients)))
             self._input_open = False
-            if self._listen.greet_file is not None and self._relay_idle():
+            # stdin EOF sends FIN only where nothing else can reach a client any more (a greeting file
+            # served to clients that get no relay): elsewhere they stay open; --no-half-close: never
+            if self._listen.greet_file is not None and self._relay_idle() and session.half_close:
                 self._relay.flush()  # the last input first, then FIN to the clients whose file is out
                 for client in list(self._relay.clients):
                     client.finish()  # one still streaming its file gets FIN after it
