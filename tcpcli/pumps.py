@@ -18,6 +18,7 @@ import select
 import socket
 import stat
 import threading
+import time
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,13 @@ COPY_CHUNK = 256 * 1024  # big enough that per-call overhead vanishes, small eno
 SPLICE_CHUNK = 1 << 20  # the kernel caps a pipe transfer at the pipe's size anyway
 ROOM_WAIT_MS = 50  # a full pipe (or one too fragmented for the next segment): look again this soon
 PIPE_SIZE = 1 << 20  # Linux's default pipe-max-size: what an unprivileged process may ask for
+# A producer that writes small pieces (`head` writes 8 KiB at a time) wakes a waiting splice for each one: we
+# moved a few KiB, slept again and preempted it again, ~10,000 times per GiB. After a splice that found the
+# pipe nearly empty (less than REFILL_BELOW), pausing REFILL_PAUSE lets the producer fill it for the next
+# call: stdin pipe -> socket ~20 % faster (bench/README.md). What was read is already sent; only the next
+# pick-up waits, at most REFILL_PAUSE, and only after a chunk (a quiet pipe waits in the kernel as before).
+REFILL_BELOW = 64 * 1024
+REFILL_PAUSE = 0.0002  # seconds; 0.1 ms and 0.2 ms measured alike, 1 ms slower (a full pipe waits on us)
 
 # splice/sendfile refuse some fd combinations only at the first call (some filesystems and fd kinds):
 # those errors mean "use the copy loop", not "the transfer failed".
@@ -184,12 +192,16 @@ class SpliceUplink(_FallbackUplink):
     def _kernel_transfer(self) -> int:
         while True:
             try:
-                return os.splice(self.stdin_fd, self.sock_fd, SPLICE_CHUNK)
+                moved = os.splice(self.stdin_fd, self.sock_fd, SPLICE_CHUNK)
             except BlockingIOError:
                 # stdin came O_NONBLOCK: the kernel then makes the whole splice non-blocking, socket side
                 # included, so EAGAIN means an empty pipe or a full socket. Wait until both can move.
                 wait_ready(self.stdin_fd, select.POLLIN)
                 wait_ready(self.sock_fd, select.POLLOUT)
+                continue
+            if 0 < moved < REFILL_BELOW:
+                time.sleep(REFILL_PAUSE)  # let a small-write producer fill the pipe (see REFILL_BELOW)
+            return moved
 
 
 class SendfileUplink(_FallbackUplink):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tcpcli.pumps import REFILL_BELOW, SpliceUplink
 from tests.conftest import TCPCLI, PeerServer, recv_all, run_tcpcli, start_tcpcli
 
 Peer = Callable[..., PeerServer]
@@ -524,3 +525,27 @@ def test_stream_mode_starts_without_the_heavy_imports(echo_server: PeerServer) -
     assert "tcpcli.stream" in imported  # the listing was read right
     for heavy in ("typer", "click", "rich", "prompt_toolkit", "asyncio", "ssl"):
         assert heavy not in imported, heavy
+
+
+def test_splice_uplink_sends_a_small_piece_before_pausing_for_the_pipe_to_fill() -> None:
+    """The refill pause (pumps.REFILL_PAUSE) comes after a small chunk is sent, never holding it back."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname(), timeout=10)
+        server, _ = listener.accept()
+    read_end, write_end = os.pipe()
+    try:
+        server.settimeout(10)
+        uplink = SpliceUplink(read_end, client)
+        for piece in (b"first line\n", b"second\n"):
+            os.write(write_end, piece)
+            assert uplink.transfer() == len(piece) < REFILL_BELOW
+            assert server.recv(100) == piece  # on the wire when transfer() returns
+        os.close(write_end)
+        write_end = -1
+        assert uplink.transfer() == 0
+    finally:
+        for fd in (read_end, write_end):
+            if fd >= 0:
+                os.close(fd)
+        client.close()
+        server.close()
