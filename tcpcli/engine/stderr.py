@@ -19,7 +19,8 @@ from tcpcli.stdio import write_all
 
 __all__ = ["LIMIT", "BoundedStderr", "bounded_stderr"]
 
-LIMIT = 64 * 1024
+# Enough for bursts (10,000 clients connecting with -v) while a reader keeps up; only a stuck stderr fills it.
+LIMIT = 1 << 20
 
 
 class BoundedStderr:
