@@ -17,10 +17,6 @@ def format_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def format_seconds(seconds: float) -> str:
-    return f"{seconds:g} s" if seconds >= 1 else f"{seconds * 1000:.0f} ms"
-
-
 class Resolving(NamedTuple):
     host: str
 
