@@ -192,7 +192,7 @@ class Hub:
             if self._exhausted:
                 self._exhausted = False
                 self._retry_delay = ACCEPT_RETRY_FIRST
-                self._sink.warning(f"accepting clients again ({len(self._relay.clients)} connected)")
+                self._sink.warning(f"accepting clients again ({self._held()} connected)")
             self._admit(conn, address)
 
     def _out_of_descriptors(self, exc: OSError) -> None:
@@ -201,11 +201,15 @@ class Hub:
         if not self._exhausted:
             self._exhausted = True
             self._sink.warning(
-                f"cannot accept clients: {exc.strerror or exc} ({len(self._relay.clients)} connected);"
+                f"cannot accept clients: {exc.strerror or exc} ({self._held()} connected);"
                 " not accepting until descriptors are free"
             )
         self._retry = self._loop.call_later(self._retry_delay, self._retry_accepting)
         self._retry_delay = min(self._retry_delay * 2, ACCEPT_RETRY_MAX)
+
+    def _held(self) -> int:
+        """Connections we hold: joined clients and those whose transport (or handshake) is on its way."""
+        return len(self._relay.clients) + len(self._connecting)
 
     def _retry_accepting(self) -> None:
         self._retry = None

@@ -234,3 +234,24 @@ def test_everything_received_reaches_a_slow_stdout_before_exit(tmp_path: Path) -
 
 def test_the_pipe_size_constant_is_right_here() -> None:
     assert sys.platform.startswith("linux")  # F_SETPIPE_SZ and /proc are Linux's
+
+
+def test_a_client_that_sends_fin_but_never_reads_what_is_queued_for_it_is_reset_and_reported() -> None:
+    with running("-l", "-k", "-v", "--max-clients", "1", "127.0.0.1", "0") as server:
+        stuck = socket.socket()
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: a small window
+        stuck.settimeout(WAIT)
+        stuck.connect(("127.0.0.1", server.port))
+        server.wait_stderr("(1 client)")
+        feeder = threading.Thread(target=lambda: server.write_stdin(b"s" * (8 << 20)), daemon=True)
+        feeder.start()  # stdin waits once the client is behind: the feeder may block, the server does not
+        feeder.join(0.5)
+        assert feeder.is_alive()  # stdin is held: the client is behind, megabytes are queued for it
+        stuck.shutdown(socket.SHUT_WR)  # FIN, with megabytes still to go to it
+        left = server.wait_stderr(" left", timeout=STALL_TIMEOUT + 2 * WAIT)
+        assert "not reading" in left, left
+        with server.connect() as next_client:
+            assert "(1 client)" in server.wait_stderr("connected")
+            next_client.close()
+        stuck.close()
+        assert server.stop() == 143
