@@ -148,17 +148,16 @@ def _warn_unused_with_exec(settings: Settings, reporter: Reporter) -> None:
 
 
 def _warn_unused_views(settings: Settings, reporter: Reporter, interactive: bool) -> None:
-    """What the many-clients server does not apply: -b in stream mode, -t in a terminal, -q, --no-half-close.
+    """What the many-clients server does not apply: -b in stream mode, -t in a terminal.
 
-    -x and --struct apply per client in both modes, -t stamps stream-mode dumps, --hex-log logs all clients.
+    -x and --struct apply per client in both modes, -t stamps stream-mode dumps, --hex-log logs all clients;
+    -q and --no-half-close are honoured by the engine (stdin EOF: FIN to every client, or not).
     """
     unused = [
         name
         for name, given in (
             ("-b/--binary", settings.view.view is View.BINARY and not interactive),
             ("-t/--timestamps", settings.view.timestamps and interactive),
-            ("-q", settings.session.quit_after_eof is not None),
-            ("--no-half-close", not settings.session.half_close),
         )
         if given
     ]
