@@ -1,14 +1,20 @@
-"""stderr lines from the event loop without ever blocking it: a bounded queue written by a thread.
+"""stderr lines from the event loop without ever blocking it: written at once when there is room, else
+queued (bounded) for a thread.
 
 A server's stderr may be a pipe nobody drains (a supervisor that only reads it on crash). A blocking write
 there would freeze the loop: no client served, SIGTERM not handled. So while the engine runs, sys.stderr is
-a `BoundedStderr`: lines are queued (at most LIMIT bytes) and written by a daemon thread; past the limit they
-are dropped and counted, and the count is told once stderr takes lines again (and at the end).
+a `BoundedStderr`. A line goes straight out when nothing is queued and poll() says stderr has room (a pipe:
+at least a page free, so a line of up to PIPE_BUF bytes cannot block): the usual case costs two system calls
+and no thread switch. Otherwise it is queued (at most LIMIT bytes) for a daemon thread; past the limit lines
+are dropped and counted, and the count is told once stderr takes lines again (and at the end). stderr's
+blocking mode is never changed: the descriptor is shared with the shell.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import select
 import sys
 import threading
 import time
@@ -36,6 +42,8 @@ class BoundedStderr:
         self._wake = threading.Condition(self._lock)
         self._busy = False
         self._broken = False
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLOUT)
         self._thread = threading.Thread(target=self._run, name="stderr", daemon=True)
         self._thread.start()
 
@@ -44,6 +52,8 @@ class BoundedStderr:
         data = text.encode("utf-8", "replace")
         with self._lock:
             if self._broken:
+                return len(text)
+            if not self._lines and not self._busy and not self.dropped and self._write_now(data):
                 return len(text)
             if self._queued + len(data) > self._limit:
                 self.dropped += 1
@@ -58,12 +68,29 @@ class BoundedStderr:
             self._wake.notify()
         return len(text)
 
+    def _write_now(self, data: bytes) -> bool:
+        """Write `data` at once if stderr has room for all of it; False: queue it (nothing was written)."""
+        if len(data) > select.PIPE_BUF:
+            return False
+        try:
+            if not self._poll.poll(0):
+                return False
+            written = os.write(self._fd, data)
+        except BlockingIOError:  # stderr inherited non-blocking, and full after all
+            return False
+        except OSError:
+            self._broken = True  # stderr gone: nothing left to tell anyone
+            return True
+        if written < len(data):
+            self._lines.append(data[written:])  # the rest goes next, through the thread
+            self._queued += len(data) - written
+            self._wake.notify()
+        return True
+
     def flush(self) -> None:
         """Nothing: the thread writes as soon as it can (waiting here could block the loop)."""
 
     def isatty(self) -> bool:
-        import os
-
         try:
             return os.isatty(self._fd)
         except OSError:
