@@ -11,7 +11,7 @@ from typing import TextIO
 
 from tcpcli.core.events import Event, describe
 from tcpcli.core.visible import one_line
-from tcpcli.stdio import write_all
+from tcpcli.engine.stdio import write_all
 
 __all__ = ["Reporter"]
 

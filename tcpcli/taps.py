@@ -6,8 +6,8 @@ import datetime
 import os
 import threading
 
+from tcpcli.engine.stdio import write_all
 from tcpcli.errors import ExitCode, TcpcliError
-from tcpcli.stdio import write_all
 
 __all__ = ["HexLog", "OutputFile", "timestamp_now", "write_all"]
 

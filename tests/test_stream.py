@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tcpcli.pumps import REFILL_BELOW, SpliceUplink
+from tcpcli.engine.paths import REFILL_BELOW, SpliceUplink
 from tests.conftest import TCPCLI, PeerServer, recv_all, run_tcpcli, start_tcpcli
 
 Peer = Callable[..., PeerServer]
@@ -522,13 +522,13 @@ def test_stream_mode_starts_without_the_heavy_imports(echo_server: PeerServer) -
     )
     assert proc.returncode == 0, proc.stderr
     imported = {line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines() if "|" in line}
-    assert "tcpcli.stream" in imported  # the listing was read right
+    assert "tcpcli.engine.pair" in imported  # the listing was read right
     for heavy in ("typer", "click", "rich", "prompt_toolkit", "asyncio", "ssl"):
         assert heavy not in imported, heavy
 
 
 def test_splice_uplink_sends_a_small_piece_before_pausing_for_the_pipe_to_fill() -> None:
-    """The refill pause (pumps.REFILL_PAUSE) comes after a small chunk is sent, never holding it back."""
+    """The refill pause (paths.REFILL_PAUSE) comes after a small chunk is sent, never holding it back."""
     with socket.create_server(("127.0.0.1", 0)) as listener:
         client = socket.create_connection(listener.getsockname(), timeout=10)
         server, _ = listener.accept()

@@ -15,9 +15,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from tcpcli.engine.pair import FdPair
 from tcpcli.report import Reporter
 from tcpcli.settings import SessionSettings, ViewSettings
-from tcpcli.stream import StreamSession
 
 WAIT = 10.0  # seconds: the bound of every wait below
 HEADER = re.compile(r"^(\d\d:\d\d:\d\d\.\d{6}) ([<>]) (\d+) bytes$")
@@ -26,11 +26,11 @@ HEADER = re.compile(r"^(\d\d:\d\d:\d\d\.\d{6}) ([<>]) (\d+) bytes$")
 def run_session(
     sock: socket.socket, stdin_fd: int, stdout_fd: int, session: SessionSettings
 ) -> tuple[threading.Thread, list[int], io.StringIO]:
-    """Start a StreamSession on a thread; returns the thread, a box for the exit code, and its stderr."""
+    """Start FdPair on a thread; returns the thread, a box for the exit code, and its stderr."""
     stderr = io.StringIO()
     reporter = Reporter(verbose=True, color=False, stream=stderr)
     code: list[int] = []
-    stream = StreamSession(sock, session, ViewSettings(), reporter, stdin_fd, stdout_fd, peer="test")
+    stream = FdPair(sock, session, ViewSettings(), reporter, stdin_fd, stdout_fd, peer="test")
     thread = threading.Thread(target=lambda: code.append(stream.run()), daemon=True)
     thread.start()
     return thread, code, stderr

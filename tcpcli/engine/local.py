@@ -12,7 +12,7 @@ import os
 import threading
 
 from tcpcli.core.newline import CrlfTranslator
-from tcpcli.stdio import read_some
+from tcpcli.engine.stdio import read_some
 
 __all__ = ["READ_CHUNK", "InputReader", "can_read_stdin"]
 

@@ -1,8 +1,10 @@
-"""Where the many-peer engine (engine.hub) meets its front (pipes or a terminal): two small interfaces.
+"""Where the engines (engine.hub: many peers, engine.pair: one) meet their fronts (pipes or a terminal).
 
-The engine hands a `Sink` what it receives and what happens; the front drives the engine back through
-`Controls` (hold reading when it is behind, stop when it failed or the user pressed Ctrl-C, send typed input
-through the outbox). Neither side imports the other: a mode wires them (tcpcli.listen.many).
+The many-peer engine hands a `Sink` what it receives and what happens; the front drives the engine back
+through `Controls` (hold reading when it is behind, stop when it failed or the user pressed Ctrl-C, send typed
+input through the outbox). The one-peer engine hands a `Receiver` each received chunk (the terminal's
+Inbox), or, fd to fd, passes it through a `Renderer` the front lends it (`-x`, `--struct`). Neither side
+imports the other: a mode wires them (tcpcli.modes, tcpcli.listen.many).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Protocol
 from tcpcli.core.events import Event
 from tcpcli.errors import TcpcliError
 
-__all__ = ["Controls", "Outbox", "Peer", "Sink", "SinkFactory"]
+__all__ = ["Controls", "Outbox", "Peer", "Receiver", "Renderer", "Sink", "SinkFactory"]
 
 
 class Peer(Protocol):
@@ -86,3 +88,31 @@ class Sink(Protocol):
 
 
 SinkFactory = Callable[[Controls], Sink]
+
+
+class Renderer(Protocol):
+    """A pipes front's rendering of received bytes (`-x` hex dump, `--struct` JSON Lines), run by the one-peer
+    engine in its receiving thread, fd to fd: what `feed` returns is written to stdout as is."""
+
+    def feed(self, data: bytes, timestamp: str | None) -> bytes | memoryview:
+        """The rendering of one received chunk; a memoryview is only valid until the next feed()."""
+        ...
+
+    def finish(self) -> str | None:
+        """Called once at the end; returns a warning line (without `tcpcli: `) or None."""
+        ...
+
+
+class Receiver(Protocol):
+    """Where the one-peer engine hands what it receives when a front shows it (the terminal's Inbox).
+
+    Both calls come from the engine's receiving thread, which never waits for the front.
+    """
+
+    def put(self, data: bytes, stamp: str | None = None) -> None:
+        """`data` as received (after --telnet filtering); `stamp`: the `-t` time of its read, or None."""
+        ...
+
+    def close(self, error: TcpcliError | None = None) -> None:
+        """The peer finished (None: its FIN, after every chunk before it) or receiving failed (`error`)."""
+        ...

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from typing import TextIO, cast
 
-from tcpcli.stdio import write_all
+from tcpcli.engine.stdio import write_all
 
 __all__ = ["LIMIT", "BoundedStderr", "bounded_stderr"]
 

@@ -18,8 +18,8 @@ from prompt_toolkit.output import Output
 from prompt_toolkit.patch_stdout import patch_stdout
 
 from tcpcli.core.events import Closed, InputEnded, PeerFinished, SessionOpened, describe
+from tcpcli.engine.pair import Channel
 from tcpcli.errors import ExitCode, TcpcliError
-from tcpcli.interactive.channel import Channel
 from tcpcli.interactive.clock import Ending, check_clock
 from tcpcli.interactive.front import Front
 from tcpcli.interactive.pacing import FramePacer

@@ -11,7 +11,7 @@ import time
 
 from tcpcli.connection import Connection
 from tcpcli.core.link import LinkPolicy
-from tcpcli.interactive.channel import Channel
+from tcpcli.engine.pair import Channel
 from tcpcli.interactive.inbox import Inbox
 from tcpcli.report import Reporter
 from tcpcli.settings import Settings

@@ -42,6 +42,8 @@ def run_on_socket(sock: Connection, settings: Settings, reporter: Reporter) -> i
         from tcpcli.interactive.session import run_interactive
 
         return run_interactive(sock, settings, reporter, peer)
-    from tcpcli.stream import StreamSession
+    from tcpcli.engine.pair import FdPair
+    from tcpcli.stream_views import make_stream_renderer
 
-    return StreamSession(sock, settings.session, settings.view, reporter, peer=peer).run()
+    renderer = make_stream_renderer(settings.view)  # the pipes front's -x / --struct, lent to the engine
+    return FdPair(sock, settings.session, settings.view, reporter, peer=peer, renderer=renderer).run()

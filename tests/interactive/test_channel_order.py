@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from tcpcli.interactive.channel import Channel
+from tcpcli.engine.pair import Channel
 from tcpcli.interactive.inbox import Inbox
 from tcpcli.taps import HexLog
 

@@ -6,7 +6,8 @@ bytes (`-C`, `-o`, `--hex-log`, `-x`, `--struct`, `--telnet`, TLS). Each pump's 
 one chunk and returns its size, 0 at end of stream.
 
 stdin and stdout may come non-blocking from the parent (O_NONBLOCK on a shared pipe): every path waits for
-readiness on EAGAIN instead of failing (see tcpcli.stdio).
+readiness on EAGAIN instead of failing (see tcpcli.engine.stdio). Renderings (`-x`, `--struct`) come from the
+front as an `engine.seam.Renderer`: the engine never imports a front.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import queue
 import select
 import socket
 import stat
@@ -24,13 +26,38 @@ from typing import TYPE_CHECKING
 
 from tcpcli.connection import Connection, plain_socket
 from tcpcli.core.newline import CrlfTranslator
+from tcpcli.engine.seam import Receiver, Renderer
+from tcpcli.engine.stdio import read_into, wait_ready, write_all
 from tcpcli.errors import ExitCode, TcpcliError
-from tcpcli.stdio import read_into, wait_ready, write_all
-from tcpcli.stream_views import StreamRenderer
 from tcpcli.taps import HexLog, OutputFile, timestamp_now
 
 if TYPE_CHECKING:
     from tcpcli.core.telnet import TelnetFilter
+
+__all__ = [
+    "COPY_CHUNK",
+    "END_OF_INPUT",
+    "PIPE_SIZE",
+    "REFILL_BELOW",
+    "REFILL_PAUSE",
+    "SPLICE_CHUNK",
+    "CopyDownlink",
+    "CopyUplink",
+    "Downlink",
+    "EmptyUplink",
+    "QueueUplink",
+    "ReceiverDownlink",
+    "Sender",
+    "SendfileUplink",
+    "SpliceDownlink",
+    "SpliceUplink",
+    "StdoutClosed",
+    "Uplink",
+    "choose_downlink",
+    "choose_uplink",
+    "enlarge_pipe",
+    "fd_kind",
+]
 
 COPY_CHUNK = 256 * 1024  # big enough that per-call overhead vanishes, small enough to stay cache friendly
 SPLICE_CHUNK = 1 << 20  # the kernel caps a pipe transfer at the pipe's size anyway
@@ -220,6 +247,41 @@ class EmptyUplink(Uplink):
         return 0
 
 
+END_OF_INPUT = b""  # QueueUplink: the input ended, send the FIN (once what was queued before is out)
+
+
+class QueueUplink(Uplink):
+    """A front's typed input -> socket: chunks queued by `put` (from any thread) are sent in order.
+
+    `transfer()` returns 0 at `END_OF_INPUT` (`fin` True: send the FIN) or at `None` (`fin` False: the
+    engine is closing, no FIN). Sends go through the `Sender`, so `--hex-log` has each chunk before the kernel
+    does and `--telnet` refusals never cut into one.
+    """
+
+    name = "typed input"
+
+    def __init__(self, sock: Connection, sender: Sender) -> None:
+        super().__init__(-1, sock)
+        self._sender = sender
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.fin = False
+
+    def put(self, item: bytes | None) -> None:
+        self._queue.put(item)
+
+    def transfer(self) -> int:
+        item = self._queue.get()
+        if not item:
+            self.fin = item is not None
+            return 0
+        self.sending = True
+        try:
+            self._sender.send(item)
+        finally:
+            self.sending = False
+        return len(item)
+
+
 class Downlink:
     """socket -> stdout."""
 
@@ -281,7 +343,7 @@ class CopyDownlink(Downlink):
         self,
         sock: Connection,
         stdout_fd: int,
-        renderer: StreamRenderer | None = None,
+        renderer: Renderer | None = None,
         output: OutputFile | None = None,
         hex_log: HexLog | None = None,
         timestamps: bool = False,
@@ -343,6 +405,35 @@ class CopyDownlink(Downlink):
         return self._renderer.finish() if self._renderer is not None else None
 
 
+class ReceiverDownlink(CopyDownlink):
+    """socket -> a front's `Receiver` (the terminal's Inbox): each chunk as fresh bytes with its `-t` stamp.
+
+    The taps are the copy path's: `--hex-log` has the wire's bytes, `-o` the data without telnet negotiation.
+    """
+
+    name = "copy to the front"
+
+    def __init__(
+        self,
+        sock: Connection,
+        receiver: Receiver,
+        output: OutputFile | None = None,
+        hex_log: HexLog | None = None,
+        timestamps: bool = False,
+        telnet: Sender | None = None,
+    ) -> None:
+        super().__init__(sock, -1, None, output, hex_log, timestamps, telnet)
+        self._receiver = receiver
+
+    def _deliver(self, data: bytes | memoryview) -> None:
+        if not data:
+            return
+        stamp = timestamp_now() if self._timestamps else None
+        if self._output is not None:
+            self._output.write(data)
+        self._receiver.put(bytes(data), stamp)  # the buffer is reused by the next read: hand over a copy
+
+
 def enlarge_pipe(fd: int) -> None:
     """A 64 KiB pipe means a context switch per 64 KiB; 1 MiB (the unprivileged maximum) is ~2x faster."""
     try:
@@ -381,7 +472,7 @@ def choose_uplink(
 def choose_downlink(
     sock: Connection,
     stdout_fd: int,
-    renderer: StreamRenderer | None,
+    renderer: Renderer | None,
     output: OutputFile | None,
     hex_log: HexLog | None,
     timestamps: bool,
