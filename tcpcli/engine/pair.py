@@ -37,10 +37,10 @@ from tcpcli.engine.paths import (
     fd_kind,
 )
 from tcpcli.engine.seam import Receiver, Renderer
+from tcpcli.engine.taps import HexLog, OutputFile
 from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
 from tcpcli.report import Reporter
 from tcpcli.settings import SessionSettings, ViewSettings
-from tcpcli.taps import HexLog, OutputFile
 
 __all__ = ["Channel", "FdPair", "Pair", "SeamPair"]
 

@@ -28,8 +28,8 @@ from tcpcli.connection import Connection, plain_socket
 from tcpcli.core.newline import CrlfTranslator
 from tcpcli.engine.seam import Receiver, Renderer
 from tcpcli.engine.stdio import read_into, wait_ready, write_all
+from tcpcli.engine.taps import HexLog, OutputFile, timestamp_now
 from tcpcli.errors import ExitCode, TcpcliError
-from tcpcli.taps import HexLog, OutputFile, timestamp_now
 
 if TYPE_CHECKING:
     from tcpcli.core.telnet import TelnetFilter

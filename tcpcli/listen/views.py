@@ -17,11 +17,11 @@ from collections.abc import Callable
 
 from tcpcli.core.events import Event
 from tcpcli.engine.seam import Controls, Peer
+from tcpcli.engine.taps import OutputFile, timestamp_now, write_all
 from tcpcli.errors import TcpcliError, translate_os_error
 from tcpcli.report import Reporter
 from tcpcli.settings import Settings, View, ViewSettings
 from tcpcli.stream_views import StreamRenderer, make_stream_renderer
-from tcpcli.taps import OutputFile, timestamp_now, write_all
 
 __all__ = [
     "OUTPUT_HIGH_WATER",

@@ -15,10 +15,10 @@ import threading
 from pathlib import Path
 
 from tcpcli.engine.pair import Channel, FdPair
+from tcpcli.engine.taps import OutputFile
 from tcpcli.errors import TcpcliError
 from tcpcli.report import Reporter
 from tcpcli.settings import SessionSettings, ViewSettings
-from tcpcli.taps import OutputFile
 
 WAIT = 10.0  # seconds: the bound of every wait below
 IAC, DO, WONT = 255, 253, 252
