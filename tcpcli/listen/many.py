@@ -10,23 +10,17 @@ import asyncio
 import signal
 import socket
 import ssl
-from typing import TYPE_CHECKING, Any
 
-from tcpcli.core.events import Event
 from tcpcli.engine.hub import Hub
-from tcpcli.engine.seam import Controls, Peer, Sink
+from tcpcli.engine.seam import Controls, Sink
 from tcpcli.engine.stderr import bounded_stderr
-from tcpcli.errors import TcpcliError
+from tcpcli.engine.taps import OutputFile, timestamp_now
 from tcpcli.listen.views import PipeSink
 from tcpcli.net.bind import listening_address
 from tcpcli.report import Reporter
 from tcpcli.settings import Settings
-from tcpcli.taps import OutputFile
 
-if TYPE_CHECKING:
-    from tcpcli.listen.terminal import ServerTerminal
-
-__all__ = ["TerminalSink", "serve_many"]
+__all__ = ["serve_many"]
 
 
 def serve_many(
@@ -40,7 +34,13 @@ def serve_many(
 
     def front(controls: Controls) -> Sink:
         if interactive:
-            return TerminalSink(settings, listening_address(listener), controls)
+            from tcpcli.fronts.terminal.many import TerminalSink
+            from tcpcli.fronts.terminal.plainfront import terminal_can_be_driven
+
+            output = OutputFile(settings.session.output) if settings.session.output else None
+            plain = not terminal_can_be_driven(settings.env.variables)
+            address = listening_address(listener)
+            return TerminalSink(settings, address, controls, plain, output, timestamp_now)
         return PipeSink(settings, reporter, controls)
 
     hub = Hub(listener, settings, reporter, front, tls)
@@ -58,60 +58,3 @@ def serve_many(
     if hub.error is not None:
         raise hub.error
     return code
-
-
-class TerminalSink:
-    """The engine's Sink in a terminal: ServerTerminal draws, and -o gets every byte on the loop."""
-
-    typed_input = True
-
-    def __init__(self, settings: Settings, address: str, controls: Controls) -> None:
-        from tcpcli.listen.terminal import ServerTerminal
-
-        self._controls = controls
-        session = settings.session
-        self._output = OutputFile(session.output) if session.output else None
-        self._terminal: ServerTerminal = ServerTerminal(
-            settings,
-            address,
-            controls.outbox,  # type: ignore[arg-type]  # the engine's relay, seen as an Outbox
-            controls.interrupt,
-        )
-        self._patch: Any = None
-        self._done = False
-
-    def start(self) -> None:
-        from prompt_toolkit.patch_stdout import patch_stdout
-
-        self._patch = patch_stdout(raw=True)  # a stray print (a library warning) must not tear the line
-        self._patch.__enter__()
-        self._terminal.start()
-
-    def received(self, client: Peer, data: bytes) -> None:
-        if self._output is not None and not self._done:
-            try:
-                self._output.write(data)
-            except TcpcliError as exc:
-                self._done = True
-                self._controls.front_failed(exc)
-        self._terminal.received(client, data)  # type: ignore[arg-type]
-
-    def left(self, client: Peer) -> None:
-        self._terminal.left(client)  # type: ignore[arg-type]
-
-    def event(self, event: Event, always: bool = False) -> None:
-        self._terminal.event(event)  # every event is a line above the input line
-
-    def warning(self, message: str) -> None:
-        self._terminal.warning(message)
-
-    async def close(self, grace: float | None) -> str | None:
-        """The last events (clients told to go) are shown before the screen goes."""
-        try:
-            await self._terminal.close()
-        finally:
-            if self._patch is not None:
-                self._patch.__exit__(None, None, None)
-            if self._output is not None:
-                self._output.close()
-        return None

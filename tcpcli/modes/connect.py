@@ -17,7 +17,7 @@ __all__ = ["run_connect", "run_on_socket"]
 def run_connect(settings: Settings, reporter: Reporter) -> int:
     assert settings.connect is not None
     if settings.env.interactive:
-        from tcpcli.interactive import preload
+        from tcpcli.modes.terminal import preload
 
         preload()  # the input line's imports run while the connection is being opened
     if settings.connect.tls.enabled:
@@ -39,7 +39,7 @@ def run_on_socket(sock: Connection, settings: Settings, reporter: Reporter) -> i
         raise translate_os_error(exc, "connection") from exc
     peer = format_address(remote[0], remote[1])
     if settings.env.interactive:
-        from tcpcli.interactive.session import run_interactive
+        from tcpcli.modes.terminal import run_interactive
 
         return run_interactive(sock, settings, reporter, peer)
     from tcpcli.engine.pair import FdPair

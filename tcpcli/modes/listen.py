@@ -148,17 +148,14 @@ def _warn_unused_with_exec(settings: Settings, reporter: Reporter) -> None:
 
 
 def _warn_unused_views(settings: Settings, reporter: Reporter, interactive: bool) -> None:
-    """What the many-clients server does not apply: -b in stream mode, -t in a terminal.
+    """What the many-clients server does not apply: -b in stream mode (a terminal shows -b, -t per client).
 
     -x and --struct apply per client in both modes, -t stamps stream-mode dumps, --hex-log logs all clients;
     -q and --no-half-close are honoured by the engine (stdin EOF: FIN to every client, or not).
     """
     unused = [
         name
-        for name, given in (
-            ("-b/--binary", settings.view.view is View.BINARY and not interactive),
-            ("-t/--timestamps", settings.view.timestamps and interactive),
-        )
+        for name, given in (("-b/--binary", settings.view.view is View.BINARY and not interactive),)
         if given
     ]
     if unused:

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from tcpcli.engine.pair import Channel
-from tcpcli.interactive.inbox import Inbox
-from tcpcli.taps import HexLog
+from tcpcli.engine.taps import HexLog
+from tcpcli.fronts.terminal.inbox import Inbox
 
 WAIT = 10.0  # seconds: the bound of every wait below
 HEADER = re.compile(r"^(\d\d:\d\d:\d\d\.\d{6}) ([<>]) (\d+) bytes$")

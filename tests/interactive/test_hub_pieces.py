@@ -1,21 +1,21 @@
-"""The pieces the keep-open server's terminal adds: labels per client, the client count, the frame queue."""
+"""The pieces the terminal adds for many clients: labels per client, the client count, the one frame queue."""
 
 from __future__ import annotations
 
 import io
 
-from tcpcli.interactive.display import Display
-from tcpcli.interactive.labels import LabelledFeeds
-from tcpcli.interactive.render import make_console
-from tcpcli.interactive.toolbar import LinkState, Stats, toolbar_fragments
-from tcpcli.interactive.views import TextView
-from tcpcli.listen.screenqueue import ScreenQueue
+from tcpcli.fronts.terminal.display import Display
+from tcpcli.fronts.terminal.inbox import Chunk, Gone, Inbox, Note
+from tcpcli.fronts.terminal.labels import LabelledFeeds
+from tcpcli.fronts.terminal.render import make_console
+from tcpcli.fronts.terminal.toolbar import LinkState, Stats, toolbar_fragments
+from tcpcli.fronts.terminal.views import TextView
 
 
 def feeds() -> tuple[LabelledFeeds, Display, io.StringIO]:
     out = io.StringIO()
     display = Display(make_console(out, color=False), TextView("utf-8"))
-    return LabelledFeeds(display, lambda: TextView("utf-8")), display, out
+    return LabelledFeeds(display, lambda offset: TextView("utf-8")), display, out
 
 
 def test_each_line_is_labelled_and_a_split_character_stays_whole_per_client() -> None:
@@ -44,20 +44,40 @@ def test_toolbar_counts_clients_and_names_the_server_keys() -> None:
     assert "Ctrl-D: end input  Ctrl-C: stop" in text
 
 
-def test_screen_queue_keeps_events_and_order_and_skips_the_oldest_data_of_a_flood() -> None:
+def test_the_frame_queue_keeps_events_in_order_and_skips_the_oldest_data_of_a_flood_per_client() -> None:
     wakes: list[int] = []
-    queue = ScreenQueue(limit=100, tail=10, notify=lambda: wakes.append(1))
-    queue.data("a", b"x" * 60)
-    queue.message("a joined", "")
-    queue.data("b", b"y" * 60)  # over the limit: the oldest data goes down to the tail
-    queue.data("b", b"z" * 5)
+    queue = Inbox(limit=100, notify=lambda: wakes.append(1))
+    queue.put(b"x" * 60, source="a")
+    queue.note("a joined", "")
+    queue.put(b"y" * 60, source="b")  # over the limit: a's data goes, the event stays
+    queue.put(b"z" * 5, source="b")
     queue.gone("b")
-    frame = queue.take(budget=1000)
+    batch = queue.take(budget=1000, tail=10)  # after a drop only the last 10 bytes are shown
     assert wakes == [1]
-    assert frame.skipped == {"a": 60, "b": 60}
-    assert [(item.message, item.data, item.gone) for item in frame.items] == [
-        ("a joined", b"", False),
-        (None, b"z" * 5, False),
-        (None, b"", True),
+    assert batch.skipped_by == {"a": 60, "b": 55} and batch.skipped == 115
+    assert batch.chunks == [
+        Note("a joined", ""),
+        Chunk(b"y" * 5, None, "b"),
+        Chunk(b"z" * 5, None, "b"),
+        Gone("b"),
     ]
-    assert not frame.more
+    assert not batch.more
+
+
+def test_a_big_chunk_from_one_of_many_clients_is_split_to_the_frame_budget() -> None:
+    """Issue 12 fault 2: the many-clients queue handed whole chunks to a frame (a 256 KiB burst froze it)."""
+    queue = Inbox(limit=1 << 20, notify=lambda: None)
+    queue.put(b"line\n" * 20_000, "t1", source="a")  # 100,000 bytes in one read
+    queue.note("b joined", "")
+    first = queue.take(budget=4096, tail=1024)
+    assert first.chunks == [Chunk(b"line\n" * 819 + b"l", "t1", "a")] and first.more
+    taken = 4096
+    while True:
+        batch = queue.take(budget=4096, tail=1024)
+        data = [item for item in batch.chunks if isinstance(item, Chunk)]
+        assert sum(len(item.data) for item in data) <= 4096
+        assert all(item.stamp is None for item in data)  # the continuation of a read has no stamp
+        taken += sum(len(item.data) for item in data)
+        if not batch.more:
+            break
+    assert taken == 100_000 and batch.chunks[-1] == Note("b joined", "")

@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 from prompt_toolkit.history import InMemoryHistory
 
-from tcpcli.interactive.display import PARTIAL_LIMIT, SECRET_ECHO, Display, flood_note
-from tcpcli.interactive.history import SafeFileHistory, history_path, open_history, service_history_path
-from tcpcli.interactive.inbox import Batch, Chunk, Inbox
-from tcpcli.interactive.pacing import MAX_BUDGET, MIN_BUDGET, TARGET_SECONDS, FramePacer
-from tcpcli.interactive.plainfront import terminal_can_be_driven
-from tcpcli.interactive.render import make_console
-from tcpcli.interactive.secret import SecretLine
-from tcpcli.interactive.structview import StructView
-from tcpcli.interactive.toolbar import LinkState, Stats, format_size, toolbar_fragments
-from tcpcli.interactive.typed import INPUT_CLOSED, InputRules, Refuse, Send, decide_line
-from tcpcli.interactive.views import BinaryView, HexView, ReceivedView, TextView, make_view
+from tcpcli.fronts.terminal.display import PARTIAL_LIMIT, SECRET_ECHO, Display, flood_note
+from tcpcli.fronts.terminal.history import SafeFileHistory, history_path, open_history, service_history_path
+from tcpcli.fronts.terminal.inbox import Batch, Chunk, Inbox
+from tcpcli.fronts.terminal.pacing import MAX_BUDGET, MIN_BUDGET, TARGET_SECONDS, FramePacer
+from tcpcli.fronts.terminal.plainfront import terminal_can_be_driven
+from tcpcli.fronts.terminal.render import make_console
+from tcpcli.fronts.terminal.secret import SecretLine
+from tcpcli.fronts.terminal.structview import StructView
+from tcpcli.fronts.terminal.toolbar import LinkState, Stats, format_size, toolbar_fragments
+from tcpcli.fronts.terminal.typed import INPUT_CLOSED, InputRules, Refuse, Send, decide_line
+from tcpcli.fronts.terminal.views import BinaryView, HexView, ReceivedView, TextView, make_view
 from tcpcli.settings import View, ViewSettings
 
 # ---------------------------------------------------------------- typed lines

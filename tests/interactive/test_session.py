@@ -18,8 +18,8 @@ from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from tcpcli.errors import TcpcliError
-from tcpcli.interactive.peersession import InteractiveSession
-from tcpcli.interactive.session import start_channel
+from tcpcli.fronts.terminal.one import InteractiveSession
+from tcpcli.modes.terminal import start_channel
 from tcpcli.settings import Mode, SessionSettings, Settings, View, ViewSettings
 from tests.interactive.conftest import read_until
 

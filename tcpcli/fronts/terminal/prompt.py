@@ -24,8 +24,8 @@ from prompt_toolkit.output import ColorDepth, Output
 from prompt_toolkit.styles import Style
 from prompt_toolkit.validation import ValidationError, Validator
 
-from tcpcli.interactive.secret import SecretLine
-from tcpcli.interactive.typed import InputRules, Refuse, decide_line
+from tcpcli.fronts.terminal.secret import SecretLine
+from tcpcli.fronts.terminal.typed import InputRules, Refuse, decide_line
 from tcpcli.settings import View
 
 __all__ = ["PROMPTS", "LineValidator", "input_height_limit", "make_prompt_session", "prompt_message"]

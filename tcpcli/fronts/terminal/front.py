@@ -17,14 +17,14 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 
 from tcpcli.core.events import format_address
-from tcpcli.interactive.display import Display
-from tcpcli.interactive.history import open_history
-from tcpcli.interactive.prompt import make_prompt_session, prompt_message
-from tcpcli.interactive.render import WARNING, make_console
-from tcpcli.interactive.screen import ScreenWriter
-from tcpcli.interactive.secret import SecretLine
-from tcpcli.interactive.typed import InputRules
-from tcpcli.interactive.views import make_view
+from tcpcli.fronts.terminal.display import Display
+from tcpcli.fronts.terminal.history import open_history
+from tcpcli.fronts.terminal.prompt import make_prompt_session, prompt_message
+from tcpcli.fronts.terminal.render import WARNING, make_console
+from tcpcli.fronts.terminal.screen import ScreenWriter
+from tcpcli.fronts.terminal.secret import SecretLine
+from tcpcli.fronts.terminal.typed import InputRules
+from tcpcli.fronts.terminal.views import make_view
 from tcpcli.settings import Mode, Settings, View
 
 __all__ = ["PROMPT_EXIT_WAIT", "Front", "history_service"]

@@ -17,10 +17,10 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
-from tcpcli.interactive.display import Display
-from tcpcli.interactive.render import make_console
-from tcpcli.interactive.secret import SecretLine
-from tcpcli.interactive.views import make_view
+from tcpcli.fronts.terminal.display import Display
+from tcpcli.fronts.terminal.render import make_console
+from tcpcli.fronts.terminal.secret import SecretLine
+from tcpcli.fronts.terminal.views import make_view
 from tcpcli.settings import Settings, View
 
 __all__ = ["DUMB_TERMINALS", "PlainFront", "terminal_can_be_driven"]

@@ -12,7 +12,7 @@ from rich.cells import cell_len
 from rich.text import Text
 
 from tcpcli.core.records import RecordCutter, format_field
-from tcpcli.interactive.render import HEADER, NOTE, RECEIVED
+from tcpcli.fronts.terminal.render import HEADER, NOTE, RECEIVED
 from tcpcli.settings import View
 
 MIN_WIDTH = 8

@@ -1,30 +1,43 @@
-"""Interactive mode's entry: start reading the connection at once, then bring up the screen.
+"""The terminal front wired to the one-peer engine (connect mode, a single listen client, --demo).
 
-Light on purpose (no prompt_toolkit, no rich): the reader thread starts the moment the connection is open,
-while the screen's libraries are still loading (0.2-0.4 s), so `-t` stamps each chunk when it arrived and
-the closing line's duration counts from the connect. The screen catches up with what was read meanwhile.
+Light on purpose (no prompt_toolkit, no rich): the engine's reader starts the moment the connection is open,
+while the screen's libraries are still loading (0.2-0.4 s, `preload` overlaps them with connecting), so `-t`
+stamps each chunk when it arrived and the closing line's duration counts from the connect. The screen
+catches up with what was read meanwhile.
 """
 
 from __future__ import annotations
 
+import importlib
+import threading
 import time
 
 from tcpcli.connection import Connection
 from tcpcli.core.link import LinkPolicy
 from tcpcli.engine.pair import Channel
-from tcpcli.interactive.inbox import Inbox
+from tcpcli.engine.taps import HexLog, OutputFile
+from tcpcli.fronts.terminal.inbox import BACKLOG, Inbox
 from tcpcli.report import Reporter
 from tcpcli.settings import Settings
-from tcpcli.taps import HexLog, OutputFile
 
-__all__ = ["BACKLOG", "FLOOD_TAIL", "FRAME", "run_interactive", "start_channel", "tls_state"]
+__all__ = ["preload", "run_interactive", "start_channel", "tls_state"]
 
-# Received data is drawn at most once per frame: what arrives meanwhile is printed in one go.
-FRAME = 0.03
-# Received bytes waiting for the screen; beyond this the oldest are skipped (their display only: -o has them).
-BACKLOG = 256 * 1024
-# After a skip, a frame shows only the newest bytes: a flood scrolls past faster than anyone reads anyway.
-FLOOD_TAIL = 4 * 1024
+
+def preload() -> None:
+    """Import the terminal front (prompt_toolkit, rich: ~150 ms) in a thread while the connection opens.
+
+    Name resolution, the TCP handshake and TLS wait on the network with the GIL released, so the imports
+    overlap them and the input line appears sooner after connecting. Importing from a thread is safe: the
+    main thread simply waits on the module lock if it needs the front before the import has finished.
+    The light part that starts reading the socket is imported by this module itself, before the thread: once
+    connected, the reader must start at once, not wait for a module lock held by the heavy import.
+    """
+    threading.Thread(
+        target=importlib.import_module,
+        args=("tcpcli.fronts.terminal.one",),
+        name="tcpcli-preload",
+        daemon=True,
+    ).start()
 
 
 def start_channel(conn: Connection, settings: Settings, peer: str) -> Channel:
@@ -67,8 +80,8 @@ def run_interactive(conn: Connection, settings: Settings, reporter: Reporter, pe
     tls = tls_state(conn, settings)
     import asyncio  # ~150 ms: only once the reader runs
 
-    from tcpcli.interactive.peersession import InteractiveSession
-    from tcpcli.interactive.plainfront import terminal_can_be_driven
+    from tcpcli.fronts.terminal.one import InteractiveSession
+    from tcpcli.fronts.terminal.plainfront import terminal_can_be_driven
 
     plain = not terminal_can_be_driven(settings.env.variables)  # TERM, decided at the face
     session = InteractiveSession(

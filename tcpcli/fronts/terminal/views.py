@@ -12,7 +12,7 @@ from rich.text import Text
 
 from tcpcli.core.decode import BinaryRenderer, IncrementalSafeDecoder
 from tcpcli.core.hexdump import HexDumper
-from tcpcli.interactive.render import RECEIVED, append_pieces
+from tcpcli.fronts.terminal.render import RECEIVED, append_pieces
 from tcpcli.settings import View, ViewSettings
 
 
@@ -109,7 +109,7 @@ def make_view(mode: View, settings: ViewSettings, offset: int = 0) -> ReceivedVi
     if mode is View.HEX:
         return HexView(offset)
     if mode is View.STRUCT:
-        from tcpcli.interactive.structview import StructView
+        from tcpcli.fronts.terminal.structview import StructView
 
         assert settings.struct_format is not None
         return StructView(settings.struct_format, settings.fields)

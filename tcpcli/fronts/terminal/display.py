@@ -13,9 +13,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from tcpcli.interactive.inbox import Batch
-from tcpcli.interactive.render import ECHO, ECHO_PREFIX, EVENT, NOTE, echo_text, event_line, stamp_text
-from tcpcli.interactive.views import ReceivedView
+from tcpcli.fronts.terminal.inbox import Batch, Chunk
+from tcpcli.fronts.terminal.render import ECHO, ECHO_PREFIX, EVENT, NOTE, echo_text, event_line, stamp_text
+from tcpcli.fronts.terminal.views import ReceivedView
 
 __all__ = ["PARTIAL_LIMIT", "SECRET_ECHO", "Display", "flood_note"]
 
@@ -84,6 +84,8 @@ class Display:
             note = event_line(flood_note(batch.skipped, self._output_path), NOTE)
             self._emit(self._line_start().append_text(note))
         for chunk in batch.chunks:
+            if not isinstance(chunk, Chunk):
+                continue  # events among one peer's data come only through `event`
             if chunk.stamp is not None and self._timestamps:
                 out.append_text(stamp_text(chunk.stamp, own_line=self.view.line_based))
             out.append_text(self.view.feed(chunk.data))
