@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import enum
 
+from tcpcli.core.fanout import FanOut
 from tcpcli.engine.client import Client
 from tcpcli.settings import ListenSettings
 
@@ -105,13 +106,12 @@ class Relay:
         batch, self._batch = self._batch, []
         if not batch or not self.clients:
             return
-        everything = batch[0][1] if len(batch) == 1 else b"".join([data for _sender, data in batch])
-        senders = {sender for sender, _data in batch if sender is not None}
+        fan_out = FanOut(batch)
+        everything, senders = fan_out.everything, fan_out.runs
         for client in list(self.clients):  # a send may drop a client, which changes the set
             if client in senders:
-                own_excluded = b"".join([data for sender, data in batch if sender is not client])
-                if own_excluded:
-                    client.send(own_excluded)
+                if data := fan_out.without(client):  # made now: one sender's copy alive at a time
+                    client.send(data)
             else:
                 client.send(everything)
 
