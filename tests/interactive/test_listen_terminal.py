@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -161,3 +164,72 @@ def test_a_dumb_terminal_gets_plain_labelled_lines(
     lines = term.text().splitlines()
     assert f"[{label}] hi \\x1b[2J" in lines
     assert f"[{label}] login: to all" in lines  # the terminal's own echo after the prompt, once
+
+
+# 256 KiB of short lines in one burst (issue 12 fault 2)
+BURST = b"".join(b"burst line %06d\n" % number for number in range(16_000))[: 256 * 1024]
+FREEZE = 3.0  # seconds: far above a frame (30 ms); the frozen terminal took 5-6 s. Not a speed assertion.
+
+
+def test_a_burst_from_one_client_does_not_freeze_typed_lines_or_ctrl_c(
+    terminal: Start, clients: list[socket.socket]
+) -> None:
+    """Issue 12 fault 2: the many-clients queue handed whole chunks to a frame; now it splits them to the
+    frame budget like connect mode's, so a typed line and Ctrl-C get the loop between frames."""
+    term, port = serve(terminal)
+    receiver, _ = join(term, port, clients)
+    sender, sender_label = join(term, port, clients)
+    got = bytearray()
+    reading = threading.Thread(
+        target=lambda: got.extend(read_until(receiver, b"\n", FREEZE + WAIT)), daemon=True
+    )
+    reading.start()
+    sender.sendall(BURST)
+    term.wait_for(f"[{sender_label}] burst line")  # the burst is being drawn
+    term.enter("typed during the burst")
+    typed = time.monotonic()
+    term.wait_for(
+        lambda _: b"\n" in got, timeout=FREEZE + WAIT
+    )  # the screen is read meanwhile, as by a person
+    assert time.monotonic() - typed < FREEZE, "a typed line waited for the burst to be drawn"
+    assert bytes(got) == b"typed during the burst\n"
+    sender.sendall(BURST)
+    term.ctrl("c")
+    pressed = time.monotonic()
+    assert term.wait_exit(timeout=FREEZE + WAIT) == 130
+    assert time.monotonic() - pressed < FREEZE, "Ctrl-C waited for the burst to be drawn"
+
+
+def test_f2_switches_every_client_to_hex_and_back(terminal: Start, clients: list[socket.socket]) -> None:
+    """Issue 13: the -k terminal has F2 like the one-peer terminal; each client's hex offset runs on."""
+    term, port = serve(terminal)
+    first, first_label = join(term, port, clients)
+    term.wait_for("F2 hex")  # the toolbar names the key
+    first.sendall(b"abcd\n")
+    term.wait_for(f"[{first_label}] abcd")
+    term.type("\x1bOQ")  # F2
+    term.wait_for("view: hex (F2 switches back)")
+    first.sendall(b"AB")
+    term.wait_for(f"[{first_label}] 00000005  41 42")
+    term.enter("43 0a")  # typed lines are hex now
+    assert read_until(first, b"\n") == b"C\n"
+    term.type("\x1bOQ")
+    term.wait_for("view: text (F2 switches back)")
+    first.sendall(b"text again\n")
+    term.wait_for(f"[{first_label}] text again")
+
+
+def test_binary_and_timestamps_apply_per_client(terminal: Start, clients: list[socket.socket]) -> None:
+    """Issue 13: -b and -t are honoured with -k in a terminal (no 'not applied' warning), labelled."""
+    term, port = serve(terminal, "-b", "-t")
+    assert "not applied" not in term.text()
+    first, first_label = join(term, port, clients)
+    first.sendall(b"\x00bin\xff\n")
+    term.wait_for(
+        lambda t: (
+            re.search(rf"\[{re.escape(first_label)}\] \[\d\d:\d\d:\d\d\.\d{{6}}\] \\x00bin\\xff", t.text())
+            is not None
+        )
+    )
+    term.enter(r"ok\x01")
+    assert read_until(first, b"\x01") == b"ok\x01"
