@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import PeerServer
-from tests.interactive.conftest import LivePeer, Terminal, read_until
+from tests.fronts.terminal.conftest import LivePeer, Terminal, read_until
 
 Start = Callable[..., Terminal]
 

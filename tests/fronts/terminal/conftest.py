@@ -20,7 +20,7 @@ import pexpect
 import pyte
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 COLS, ROWS = 100, 30
 WAIT = 8.0  # every wait on the screen is bounded by this (seconds)
 

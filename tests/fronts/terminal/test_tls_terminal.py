@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import PeerServer
-from tests.interactive.conftest import Terminal
+from tests.fronts.terminal.conftest import Terminal
 from tests.tls_helpers import Pki, make_pki, server_context, tls_handler
 
 

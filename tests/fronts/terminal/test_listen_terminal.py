@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.conftest import free_port
-from tests.interactive.conftest import WAIT, Terminal, read_until
+from tests.fronts.terminal.conftest import WAIT, Terminal, read_until
 
 Start = Callable[..., Terminal]
 

@@ -21,7 +21,7 @@ from tcpcli.errors import TcpcliError
 from tcpcli.fronts.terminal.one import InteractiveSession
 from tcpcli.modes.terminal import start_channel
 from tcpcli.settings import Mode, SessionSettings, Settings, View, ViewSettings
-from tests.interactive.conftest import read_until
+from tests.fronts.terminal.conftest import read_until
 
 ENTER, CTRL_C, CTRL_D, F2 = "\r", "\x03", "\x04", "\x1bOQ"
 Pair = tuple[socket.socket, socket.socket]
