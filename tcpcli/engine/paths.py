@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import queue
 import select
 import socket
 import stat
@@ -32,6 +31,8 @@ from tcpcli.engine.taps import HexLog, OutputFile, timestamp_now
 from tcpcli.errors import ExitCode, TcpcliError
 
 if TYPE_CHECKING:
+    import queue
+
     from tcpcli.core.telnet import TelnetFilter
 
 __all__ = [
@@ -261,6 +262,8 @@ class QueueUplink(Uplink):
     name = "typed input"
 
     def __init__(self, sock: Connection, sender: Sender) -> None:
+        import queue  # only the terminal's engine needs it: stream mode's start-up stays lean
+
         super().__init__(-1, sock)
         self._sender = sender
         self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()

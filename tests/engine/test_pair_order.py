@@ -1,4 +1,4 @@
-"""The interactive channel logs a typed line before the kernel has it (issue 11.1, as stream mode does).
+"""The one-peer engine through the seam logs a typed line before the kernel has it (issue 11.1, as fd to fd).
 
 The channel runs in-process (its real reader and writer threads over a real socketpair), so a race that showed
 in one exchange out of twenty is exercised hundreds of times.
