@@ -2,7 +2,9 @@
 
 Runs `tcpcli -l -k` in a pty (pexpect, its output read as fast as a terminal would), connects a receiver and
 a sender, sends the burst, then types a line: prints how long the line took to reach the receiver, how long
-Ctrl-C took to end the program, and the peak RSS (VmHWM) of the program. Usage: bench_burst_k.py [RUNS]
+Ctrl-C took to end the program, and the peak RSS (VmHWM) of the program.
+Usage: bench_burst_k.py [RUNS [BURSTS]]: BURSTS > 1 sends that many bursts back to back (a sustained flood,
+from a thread) while the line is typed.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def once() -> tuple[float, float, float]:
+def once(bursts: int = 1) -> tuple[float, float, float]:
     port = free_port()
     env = {**os.environ, "TERM": "xterm-256color", "XDG_STATE_HOME": "/tmp/q2-state"}
     child = pexpect.spawn(
@@ -63,7 +65,9 @@ def once() -> tuple[float, float, float]:
     receiver = socket.create_connection(("127.0.0.1", port))
     sender = socket.create_connection(("127.0.0.1", port))
     time.sleep(0.3)
-    sender.sendall(BURST)
+    flooding = threading.Thread(target=lambda: sender.sendall(BURST * bursts), daemon=True)
+    flooding.start()
+    time.sleep(0.05)
     child.send("ping\r")
     typed = time.monotonic()
     receiver.settimeout(30)
@@ -71,6 +75,7 @@ def once() -> tuple[float, float, float]:
     while b"ping\n" not in got:
         got += receiver.recv(4096)
     latency = time.monotonic() - typed
+    flooding.join(60)
     time.sleep(0.5)
     rss = peak_rss_mib(child.pid)
     sender.sendall(BURST)
@@ -87,8 +92,9 @@ def once() -> tuple[float, float, float]:
 
 def main() -> int:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    bursts = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     for _ in range(runs):
-        latency, ended, rss = once()
+        latency, ended, rss = once(bursts)
         print(
             f"typed line {latency * 1000:7.0f} ms   Ctrl-C {ended * 1000:7.0f} ms   peak RSS {rss:6.1f} MiB"
         )

@@ -124,6 +124,12 @@ class Inbox:
             self._error = error
         self._wake()
 
+    def trim(self, tail: int) -> None:
+        """Keep only the newest `tail` bytes of data (and every note): the screen is going away, and drawing
+        a full backlog would hold up the exit for seconds."""
+        with self._lock:
+            self._keep_tail(tail)
+
     def take(self, budget: int, tail: int) -> Batch:
         """Items in order until `budget` data bytes (a larger chunk is split); after a drop (a flood) only
         the last `tail` bytes. Notes and departures cost nothing."""

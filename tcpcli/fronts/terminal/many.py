@@ -110,6 +110,7 @@ class TerminalSink:
                 self._drawing.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._drawing
+            self._inbox.trim(FLOOD_TAIL)  # Ctrl-C in a flood: the last lines and every event, at once
             while True:
                 batch = self._inbox.take(BACKLOG, FLOOD_TAIL)
                 self._terminal.show(batch)

@@ -81,3 +81,15 @@ def test_a_big_chunk_from_one_of_many_clients_is_split_to_the_frame_budget() -> 
         if not batch.more:
             break
     assert taken == 100_000 and batch.chunks[-1] == Note("b joined", "")
+
+
+def test_trimming_at_the_end_keeps_every_event_and_only_the_newest_data() -> None:
+    """Ctrl-C during a sustained flood: the screen draws the tail and the events, not a 256 KiB backlog."""
+    queue = Inbox(limit=1 << 20, notify=lambda: None)
+    queue.put(b"old\n" * 1000, source="a")
+    queue.note("a left", "")
+    queue.put(b"0123456789\nnewest\n", source="b")
+    queue.trim(10)
+    batch = queue.take(budget=1 << 20, tail=10)
+    assert batch.chunks == [Note("a left", ""), Chunk(b"newest\n", None, "b")]  # the tail starts on a line
+    assert batch.skipped_by == {"a": 4000, "b": 11}
