@@ -105,24 +105,32 @@ class Inbox:
             self._chunks += 1
             if self._size > self._limit:
                 self._drop_oldest()
-        self._wake()
+            wake = self._claim_wake()
+        if wake:
+            self._notify()
 
     def note(self, message: str, style: str = "") -> None:
         with self._lock:
             self._items.append(Note(message, style))
-        self._wake()
+            wake = self._claim_wake()
+        if wake:
+            self._notify()
 
     def gone(self, source: object) -> None:
         with self._lock:
             self._items.append(Gone(source))
-        self._wake()
+            wake = self._claim_wake()
+        if wake:
+            self._notify()
 
     def close(self, error: TcpcliError | None = None) -> None:
         """The peer closed (error None) or the read failed; shown after whatever is still queued."""
         with self._lock:
             self._closed = True
             self._error = error
-        self._wake()
+            wake = self._claim_wake()
+        if wake:
+            self._notify()
 
     def trim(self, tail: int) -> None:
         """Keep only the newest `tail` bytes of data (and every note): the screen is going away, and drawing
@@ -146,12 +154,12 @@ class Inbox:
             error = self._error if ended else None
             return Batch(items, sum(skipped_by.values()), more, ended, error, skipped_by)
 
-    def _wake(self) -> None:
-        with self._lock:
-            wake = not self._notified
-            self._notified = True
-        if wake:
-            self._notify()
+    def _claim_wake(self) -> bool:
+        """With the lock held, in the same hold as the arrival (a `take` in between would otherwise leave
+        the Inbox marked notified with nothing queued): True when the caller must call `notify`."""
+        wake = not self._notified
+        self._notified = True
+        return wake
 
     def _drop(self, chunk: Chunk, count: int) -> None:
         self._size -= count
