@@ -1,1 +1,1 @@
-"""tcpcli.engine: moves bytes (the many-peer hub on asyncio); never imports a front, rich, prompt_toolkit."""
+"""tcpcli.engine: moves bytes (pair.py: one peer on threads; hub.py: many on asyncio); imports no front."""
