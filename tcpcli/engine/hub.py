@@ -278,7 +278,7 @@ class Hub:
         sslobj = transport.get_extra_info("ssl_object")
         if sslobj is not None:
             reporter = _SinkReporter(self._sink, self._reporter.verbose)
-            tls._report(sslobj, cast(Reporter, reporter), None)  # one wording for both paths
+            tls.report_session(sslobj, cast(Reporter, reporter), None)  # one wording for both paths
 
     # ------------------------------------------------------------ what clients report (client.Hub)
 

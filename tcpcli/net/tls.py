@@ -19,7 +19,7 @@ from tcpcli.net.tlserrors import handshake_error
 from tcpcli.report import Reporter
 from tcpcli.settings import ConnectSettings, TlsSettings
 
-__all__ = ["TlsChannel", "client_context", "server_context", "wrap_client", "wrap_server"]
+__all__ = ["TlsChannel", "client_context", "report_session", "server_context", "wrap_client", "wrap_server"]
 
 INSECURE_WARNING = (
     "--insecure: the server's certificate is NOT checked; anyone on the path can read or change this session"
@@ -70,7 +70,7 @@ def wrap_client(
     # Python sends no SNI for an address literal and checks it against the certificate's IP names instead.
     label = format_address(connect.host, connect.port)  # as the user wrote it, not the address it resolved to
     channel = _handshake(sock, context, reporter, connect.connect_timeout, label, server_hostname=name)
-    _report(channel, reporter, name if context.verify_mode != ssl.CERT_NONE else None)
+    report_session(channel, reporter, name if context.verify_mode != ssl.CERT_NONE else None)
     return channel
 
 
@@ -84,7 +84,7 @@ def wrap_server(
     except OSError:
         label = "a client that already left"
     channel = _handshake(sock, context, reporter, timeout, label, server_hostname=None)
-    _report(channel, reporter, None)
+    report_session(channel, reporter, None)
     return channel
 
 
@@ -118,7 +118,7 @@ def _shown_name(name: str | None) -> str | None:
     return name
 
 
-def _report(channel: TlsChannel, reporter: Reporter, checked_name: str | None) -> None:
+def report_session(channel: TlsChannel, reporter: Reporter, checked_name: str | None) -> None:
     """`-v`: what was negotiated and whose certificate it is, read from the DER so --insecure shows it too."""
     if not reporter.verbose:
         return
