@@ -133,12 +133,12 @@ def test_raw_keep_open_output_is_unchanged_with_two_clients() -> None:
         assert _stdout_after_stop(server) == "first\nsecond\n"
 
 
-def test_only_what_is_still_not_applied_is_warned_about() -> None:
-    # -t and --hex-log apply per client; -b does not in stream mode (-q and --no-half-close apply since the
-    # engine moved: their warning is the listen mode's to drop)
-    with running("-l", "-k", "-b", "-t", "--hex-log", "/dev/null", "127.0.0.1", "0") as server:
-        line = server.stderr_line()
-    assert line == (
-        "tcpcli: -b/--binary: not applied with -k/--echo/--broadcast/--idle-message"
-        " (they apply to a single client: tcpcli -l PORT)"
-    )
+def test_binary_and_timestamps_with_k_on_pipes_give_the_raw_bytes_as_for_one_client() -> None:
+    """-b and -t name renderings of a terminal (and -t of a hex dump): on pipes one client's bytes come out as
+    they are, so with -k too, without the old "not applied" warning."""
+    with running("-l", "-k", "-v", "-b", "-t", "127.0.0.1", "0", stdout=subprocess.PIPE) as server:
+        with server.connect() as client:
+            client.sendall(b"a\x01b\x1b\n")
+        server.wait_stderr("left")
+        assert _stdout_after_stop(server) == "a\x01b\x1b\n"
+        assert "not applied" not in server.rest_of_stderr()

@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tcpcli.core.hexdump import HexDumper
-from tcpcli.stream_views import HexRenderer
+from tcpcli.fronts.pipes.render import HexRenderer
 from tests.conftest import PeerServer, recv_all, run_tcpcli
 
 # A port nothing listens on: a bad option must fail before connecting (exit 2), never with 69 (refused).

@@ -1,4 +1,4 @@
-"""The engine's own input: stdin read on a thread (the output side is the front's: listen.views).
+"""The engine's own input: stdin read on a thread (the output side is the front's: fronts.pipes.sink).
 
 A blocking read on a thread keeps the event loop free whatever stdin is (pipe, file, terminal) and never sets
 O_NONBLOCK on a descriptor the shell shares with us. Bounded: the thread waits until its chunk was handed to

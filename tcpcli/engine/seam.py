@@ -4,7 +4,7 @@ The many-peer engine hands a `Sink` what it receives and what happens; the front
 through `Controls` (hold reading when it is behind, stop when it failed or the user pressed Ctrl-C, send typed
 input through the outbox). The one-peer engine hands a `Receiver` each received chunk (the terminal's
 Inbox), or, fd to fd, passes it through a `Renderer` the front lends it (`-x`, `--struct`). Neither side
-imports the other: a mode wires them (tcpcli.modes, tcpcli.listen.many).
+imports the other: a mode wires them (tcpcli.modes).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Protocol
 from tcpcli.core.events import Event
 from tcpcli.errors import TcpcliError
 
-__all__ = ["Controls", "Outbox", "Peer", "Receiver", "Renderer", "Sink", "SinkFactory"]
+__all__ = ["ByteTap", "Controls", "Outbox", "Peer", "Receiver", "Renderer", "Sink", "SinkFactory"]
 
 
 class Peer(Protocol):
@@ -88,6 +88,16 @@ class Sink(Protocol):
 
 
 SinkFactory = Callable[[Controls], Sink]
+
+
+class ByteTap(Protocol):
+    """Where a front copies what it shows (`-o`: every received byte, raw); the mode opens it (OutputFile).
+
+    `write` raises TcpcliError when writing fails."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class Renderer(Protocol):

@@ -43,7 +43,7 @@ def run_on_socket(sock: Connection, settings: Settings, reporter: Reporter) -> i
 
         return run_interactive(sock, settings, reporter, peer)
     from tcpcli.engine.pair import FdPair
-    from tcpcli.stream_views import make_stream_renderer
+    from tcpcli.fronts.pipes.render import make_renderer
 
-    renderer = make_stream_renderer(settings.view)  # the pipes front's -x / --struct, lent to the engine
+    renderer = make_renderer(settings.view)  # the pipes front's -x / --struct, lent to the engine
     return FdPair(sock, settings.session, settings.view, reporter, peer=peer, renderer=renderer).run()

@@ -46,9 +46,7 @@ def run_listen(settings: Settings, reporter: Reporter) -> int:
     interactive = settings.env.interactive and listen.exec_argv is None
     if listen.exec_argv is not None:
         _warn_unused_with_exec(settings, reporter)
-    else:
-        _warn_unused_views(settings, reporter, interactive)
-    from tcpcli.listen.many import serve_many
+    from tcpcli.modes.many import serve_many
 
     return serve_many(listener, settings, reporter, interactive, context)
 
@@ -144,22 +142,4 @@ def _warn_unused_with_exec(settings: Settings, reporter: Reporter) -> None:
     if unused:
         reporter.warning(
             f"{', '.join(unused)}: not applied with --exec/--sh-exec (the program gets the bytes)"
-        )
-
-
-def _warn_unused_views(settings: Settings, reporter: Reporter, interactive: bool) -> None:
-    """What the many-clients server does not apply: -b in stream mode (a terminal shows -b, -t per client).
-
-    -x and --struct apply per client in both modes, -t stamps stream-mode dumps, --hex-log logs all clients;
-    -q and --no-half-close are honoured by the engine (stdin EOF: FIN to every client, or not).
-    """
-    unused = [
-        name
-        for name, given in (("-b/--binary", settings.view.view is View.BINARY and not interactive),)
-        if given
-    ]
-    if unused:
-        reporter.warning(
-            f"{', '.join(unused)}: not applied with -k/--echo/--broadcast/--idle-message"
-            " (they apply to a single client: tcpcli -l PORT)"
         )

@@ -1,7 +1,8 @@
 """Listen mode with many clients: the many-peer engine (engine.hub) wired to a front (pipes or a terminal).
 
-The only module that knows both sides: it picks the front, hands the engine a factory for it, and turns the
-engine's outcome into an exit status (or the signal exceptions cli.py maps to 130/143).
+A mode knows both sides: it picks the front, gives it what touches the world (stdout, `-o`, the clock),
+hands the engine a factory for it, and turns the engine's outcome into an exit status (or the signal
+exceptions cli.py maps to 130/143).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import ssl
 from tcpcli.engine.hub import Hub
 from tcpcli.engine.seam import Controls, Sink
 from tcpcli.engine.stderr import bounded_stderr
+from tcpcli.engine.stdio import write_all
 from tcpcli.engine.taps import OutputFile, timestamp_now
-from tcpcli.listen.views import PipeSink
 from tcpcli.net.bind import listening_address
 from tcpcli.report import Reporter
 from tcpcli.settings import Settings
@@ -33,15 +34,17 @@ def serve_many(
     """Run until SIGINT/SIGTERM (or, without -k, until the one client leaves); returns the exit status."""
 
     def front(controls: Controls) -> Sink:
+        output = OutputFile(settings.session.output) if settings.session.output else None
         if interactive:
             from tcpcli.fronts.terminal.many import TerminalSink
             from tcpcli.fronts.terminal.plainfront import terminal_can_be_driven
 
-            output = OutputFile(settings.session.output) if settings.session.output else None
             plain = not terminal_can_be_driven(settings.env.variables)
             address = listening_address(listener)
             return TerminalSink(settings, address, controls, plain, output, timestamp_now)
-        return PipeSink(settings, reporter, controls)
+        from tcpcli.fronts.pipes.sink import PipeSink
+
+        return PipeSink(settings.view, reporter, controls, _stdout, output, timestamp_now)
 
     hub = Hub(listener, settings, reporter, front, tls)
     if interactive:
@@ -58,3 +61,8 @@ def serve_many(
     if hub.error is not None:
         raise hub.error
     return code
+
+
+def _stdout(data: bytes) -> None:
+    """The pipes front's stdout: every byte out, waiting for room on a non-blocking pipe."""
+    write_all(1, data)

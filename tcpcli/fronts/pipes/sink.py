@@ -1,9 +1,7 @@
-"""The many-clients server's pipe front: raw bytes to stdout, or the views (-x, --struct, -t) per client.
+"""The pipes front as the many-peer engine's Sink: raw bytes to stdout, or each client's rendering.
 
-Each client has its own renderer, so a hex offset counts that client's bytes only and a record is never cut
-from two clients' data. The output says whose data it is: a `# PEER` line before a hex dump whenever the
-client differs from the previous chunk's, and a "client" key first in every JSON record. stdout is written on
-a thread (`OutputWriter`); when it falls behind, the engine stops reading clients (back-pressure, no loss).
+stdout is written on a thread (`OutputWriter`); when it falls behind, the engine stops reading clients
+(back-pressure, no loss). The mode hands in what touches the world: the stdout writer, `-o` and the clock.
 """
 
 from __future__ import annotations
@@ -11,27 +9,17 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import threading
 from collections.abc import Callable
 
 from tcpcli.core.events import Event
-from tcpcli.engine.seam import Controls, Peer
-from tcpcli.engine.taps import OutputFile, timestamp_now, write_all
+from tcpcli.engine.seam import ByteTap, Controls, Peer
 from tcpcli.errors import TcpcliError, translate_os_error
+from tcpcli.fronts.pipes.render import ClientViews
 from tcpcli.report import Reporter
-from tcpcli.settings import Settings, View, ViewSettings
-from tcpcli.stream_views import StreamRenderer, make_stream_renderer
+from tcpcli.settings import ViewSettings
 
-__all__ = [
-    "OUTPUT_HIGH_WATER",
-    "OUTPUT_LOW_WATER",
-    "OUTPUT_STALL",
-    "ClientViews",
-    "OutputWriter",
-    "PipeSink",
-    "client_key",
-]
+__all__ = ["OUTPUT_HIGH_WATER", "OUTPUT_LOW_WATER", "OUTPUT_STALL", "OutputWriter", "PipeSink"]
 
 # Received bytes waiting for stdout: past the high mark the clients are paused (their data waits in the
 # kernel), below the low mark they resume. Back-pressure instead of loss: the output is the user's.
@@ -42,29 +30,30 @@ OUTPUT_STALL = 30.0
 _POLL = 0.01
 
 
-def client_key(fields: tuple[str, ...] | None) -> str:
-    """ "client", or "_client" (and so on) when --fields already uses the name: a record keeps every field."""
-    key = "client"
-    while key in (fields or ()):
-        key = "_" + key
-    return key
-
-
 class PipeSink:
     """The engine's Sink on pipes: data to stdout (and -o), events to stderr through the reporter."""
 
     typed_input = False
 
-    def __init__(self, settings: Settings, reporter: Reporter, controls: Controls) -> None:
+    def __init__(
+        self,
+        view: ViewSettings,
+        reporter: Reporter,
+        controls: Controls,
+        stdout: Callable[[bytes], None],
+        output: ByteTap | None,
+        stamp: Callable[[], str],
+    ) -> None:
+        """`stdout(data)` writes all of `data` (blocking, on the writer's thread; raises OSError);
+        `output`: `-o`; `stamp()`: the `-t` time of a chunk."""
         self._reporter = reporter
         self._controls = controls
-        session = settings.session
-        self._output = OutputFile(session.output) if session.output else None
-        views = ClientViews.wanted(settings.view)  # then -o gets the raw bytes on the loop
+        self._output = output
+        views = ClientViews.wanted(view)  # then -o gets the raw bytes on the loop
         self._writer = OutputWriter(
-            1, None if views else self._output, controls.hold_reading, self._writer_stopped
+            stdout, None if views else output, controls.hold_reading, self._writer_stopped
         )
-        self._views = ClientViews(settings.view, self._writer.write) if views else None
+        self._views = ClientViews(view, self._writer.write, stamp) if views else None
 
     def start(self) -> None:
         pass
@@ -106,64 +95,21 @@ class PipeSink:
         self._controls.front_failed(self._writer.failed)
 
 
-class ClientViews:
-    """Renders each client's data through its own renderer and hands the labelled text to `write`."""
-
-    def __init__(self, view: ViewSettings, write: Callable[[bytes], None]) -> None:
-        self._view = view
-        self._write = write
-        self._records = view.view is View.STRUCT
-        self._key = json.dumps(client_key(view.fields))
-        self._renderers: dict[Peer, tuple[StreamRenderer, bytes]] = {}
-        self._last: Peer | None = None
-
-    @staticmethod
-    def wanted(view: ViewSettings) -> bool:
-        """False for raw output: then the server keeps its fast path (bytes straight to stdout)."""
-        return make_stream_renderer(view) is not None
-
-    def received(self, client: Peer, data: bytes) -> None:
-        entry = self._renderers.get(client)
-        if entry is None:
-            entry = self._renderers[client] = self._start(client)
-        renderer, label = entry
-        out = renderer.feed(data, timestamp_now() if self._view.timestamps else None)
-        if not out:
-            return
-        if self._records:  # compact JSON lines: a raw newline only ever ends a record
-            self._write(label + bytes(out[1:]).replace(b"\n{", b"\n" + label))
-            return
-        header = b"" if client is self._last else label
-        self._last = client
-        self._write(b"".join((header, out)))  # a copy: the renderer reuses its buffer on the next feed
-
-    def left(self, client: Peer) -> str | None:
-        """The client is gone: its renderer goes too; returns a warning about its trailing bytes, if any."""
-        if self._last is client:
-            self._last = None
-        entry = self._renderers.pop(client, None)
-        warning = entry[0].finish() if entry is not None else None
-        return f"{client.peer}: {warning}" if warning else None
-
-    def _start(self, client: Peer) -> tuple[StreamRenderer, bytes]:
-        renderer = make_stream_renderer(self._view)
-        assert renderer is not None  # only built when wanted()
-        if self._records:
-            return renderer, f"{{{self._key}:{json.dumps(client.peer)},".encode("ascii")
-        return renderer, f"# {client.peer}\n".encode("ascii")
-
-
 class OutputWriter:
-    """Writes to stdout (and `-o`) on a thread.
+    """Writes to stdout (`write`, blocking) and `-o` on a thread.
 
     On the loop it calls `pause(True/False)` for back-pressure, and `stop()` when writing failed: `failed`
     then holds the error, or None when the reader of stdout went away (`| head -1`: a quiet exit).
     """
 
     def __init__(
-        self, fd: int, output: OutputFile | None, pause: Callable[[bool], None], stop: Callable[[], None]
+        self,
+        write: Callable[[bytes], None],
+        output: ByteTap | None,
+        pause: Callable[[bool], None],
+        stop: Callable[[], None],
     ) -> None:
-        self._fd = fd
+        self._write = write
         self._output = output
         self._pause = pause
         self._stop = stop
@@ -214,7 +160,7 @@ class OutputWriter:
                 continue
             data = b"".join(chunks)
             try:
-                write_all(self._fd, data)
+                self._write(data)
                 if self._output is not None:
                     self._output.write(data)
             except BrokenPipeError:

@@ -1,1 +1,0 @@
-"""tcpcli.listen"""
