@@ -2,7 +2,9 @@
 
 Cells (GUIDE.md, "Layout: engines x fronts"): connect (one peer) on pipes and in a terminal, listen for one
 client on pipes, listen -k (the many-peer engine) on pipes and in a terminal. Rules:
-- duplex: a seeded 1 MiB of random bytes each way at once, in random chunk sizes, checked byte by byte;
+- duplex: a seeded 1 MiB of random bytes each way at once, in random chunk sizes, checked byte by byte (a
+  terminal's input line takes its part pasted as hex lines: 64 KiB, since pasting runs at ~40 KB/s there;
+  what a terminal received is read from its `-o` file, raw);
 - stdin EOF: one peer gets FIN and may still answer (shown, exit 0); with -k stdin EOF stops input only
   (CONTRACT: the server and its clients go on), so the client gets no FIN and its answer is still shown;
 - peer FIN: one peer: exit 0 once input ended or went quiet (a terminal: at once); -k: the server closes that
@@ -44,7 +46,7 @@ SIZE = 1 << 20
 SEED = 13
 IDLE = 0.5
 IDLE_WORDING = f"idle timeout: no traffic for {IDLE:g} s (-i {IDLE:g})"
-# Typed input in a terminal goes through the input line (hex with -x): its own, smaller, amount.
+# Input in a terminal goes through the input line (pasted hex lines with -x, ~40 KB/s): a smaller amount.
 TERMINAL_UPLINK = 64 * 1024
 
 
@@ -207,7 +209,7 @@ class Front:
             self.wait_shown(" client" if self.cell.many else " out ")
 
     def send(self, data: bytes, rng: random.Random) -> None:
-        """`data` as input: written to stdin in random chunks, or typed as hex lines in a terminal."""
+        """`data` as input: written to stdin in random chunks, or pasted as hex lines in a terminal."""
         if not self.cell.terminal:
             assert self.proc.stdin is not None
             for piece in chunks(data, rng):
