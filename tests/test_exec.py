@@ -301,7 +301,7 @@ def test_idle_timeout_closes_the_client_and_ends_its_program() -> None:
     try:
         with server.connect() as client:
             assert recv_all(client) == b""
-        assert "left (idle)" in server.wait_stderr("left")
+        assert "left (idle timeout: no traffic for" in server.wait_stderr("left")
         assert "exited with status 0" in server.wait_stderr("program (pid")
         assert server.stop() == 143
     finally:

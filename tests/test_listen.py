@@ -262,7 +262,7 @@ def test_idle_message_is_sent_then_the_client_is_closed_and_the_server_goes_on()
             client.sendall(b"activity\n")
             assert recv_all(client) == b"bye, idle\n"
             assert 0.25 < time.monotonic() - started < 3
-        assert "(idle)" in server.wait_stderr("left")
+        assert "(idle timeout: no traffic for" in server.wait_stderr("left")
         with server.connect() as again:
             assert recv_all(again) == b"bye, idle\n"
         assert server.proc.poll() is None

@@ -145,9 +145,7 @@ class Link:
         "started",
     )
 
-    def __init__(
-        self, now: float, policy: LinkPolicy = NO_TIMEOUTS, input_is_terminal: bool = False
-    ) -> None:
+    def __init__(self, now: float, policy: LinkPolicy = NO_TIMEOUTS, input_is_terminal: bool = False) -> None:
         self.policy = policy
         self.input_is_terminal = input_is_terminal
         self.started = now

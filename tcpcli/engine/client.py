@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import BinaryIO, Protocol
 
 from tcpcli.core.events import format_address
-from tcpcli.core.link import KeepGoing, decide_idle
+from tcpcli.core.link import KeepGoing, decide_idle, idle_timeout_message
 
 __all__ = [
     "CLIENT_QUEUE_LIMIT",
@@ -375,7 +375,8 @@ class Client(asyncio.Protocol):
             self._idle_timer = self._loop.call_later(max(0.0, until - now), self._check_idle)
             return
         self._idle_timer = None
+        reason = idle_timeout_message(self._idle_timeout)  # the one wording (core.link), as for one client
         if self._file is not None:  # the client stopped taking the file: what is left cannot reach it
-            self.drop("idle")
+            self.drop(reason)
             return
-        self.close("idle", self._idle_message)
+        self.close(reason, self._idle_message)

@@ -399,7 +399,7 @@ class Hub:
         self._report(event, always="not reading" in client.leave_reason)
         if not self._listen.keep_open and not self._stopping.is_set():
             idle = self._settings.session.idle_timeout
-            if client.leave_reason.startswith("idle") and idle is not None:
+            if client.leave_reason.startswith("idle timeout") and idle is not None:
                 self.error = TcpcliError(idle_timeout_message(idle), ExitCode.TIMEOUT)
             self._stopping.set()
 
