@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from tcpcli.connection import Connection
 from tcpcli.core.events import Closed, InputEnded, PathChosen, PeerFinished, TimedOut
@@ -36,15 +36,17 @@ from tcpcli.engine.paths import (
     choose_uplink,
     fd_kind,
 )
-from tcpcli.engine.seam import Receiver, Renderer
 from tcpcli.engine.taps import HexLog, OutputFile
 from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
 from tcpcli.report import Reporter
 from tcpcli.settings import SessionSettings, ViewSettings
 
+if TYPE_CHECKING:  # the seam's Protocols cost ~2 ms to build: types only here
+    from tcpcli.engine.seam import Receiver, Renderer
+
 __all__ = ["Channel", "FdPair", "Pair", "SeamPair"]
 
-ReceiverT = TypeVar("ReceiverT", bound=Receiver)
+ReceiverT = TypeVar("ReceiverT", bound="Receiver")
 
 
 class Pair:

@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING
 
 from tcpcli.connection import Connection, plain_socket
 from tcpcli.core.newline import CrlfTranslator
-from tcpcli.engine.seam import Receiver, Renderer
 from tcpcli.engine.stdio import read_into, wait_ready, write_all
 from tcpcli.engine.taps import HexLog, OutputFile, timestamp_now
 from tcpcli.errors import ExitCode, TcpcliError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the seam's Protocols cost ~2 ms to build: types only here
     import queue
 
     from tcpcli.core.telnet import TelnetFilter
+    from tcpcli.engine.seam import Receiver, Renderer
 
 __all__ = [
     "COPY_CHUNK",

@@ -11,10 +11,13 @@ import datetime
 import os
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from tcpcli.engine.seam import Peer
 from tcpcli.engine.stdio import write_all
 from tcpcli.errors import ExitCode, TcpcliError
+
+if TYPE_CHECKING:  # the seam's Protocols cost ~2 ms to build: types only here
+    from tcpcli.engine.seam import Peer
 
 __all__ = ["ClientLog", "HexLog", "OutputFile", "timestamp_now", "write_all"]
 

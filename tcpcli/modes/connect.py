@@ -9,7 +9,7 @@ from tcpcli.core.events import format_address
 from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
 from tcpcli.net.connect import open_connection
 from tcpcli.report import Reporter
-from tcpcli.settings import Settings
+from tcpcli.settings import Settings, View
 
 __all__ = ["run_connect", "run_on_socket"]
 
@@ -43,7 +43,10 @@ def run_on_socket(sock: Connection, settings: Settings, reporter: Reporter) -> i
 
         return run_interactive(sock, settings, reporter, peer)
     from tcpcli.engine.pair import FdPair
-    from tcpcli.fronts.pipes.render import make_renderer
 
-    renderer = make_renderer(settings.view)  # the pipes front's -x / --struct, lent to the engine
+    renderer = None
+    if settings.view.view in (View.HEX, View.STRUCT):  # raw output (the common case) imports no front
+        from tcpcli.fronts.pipes.render import make_renderer
+
+        renderer = make_renderer(settings.view)  # the pipes front's -x / --struct, lent to the engine
     return FdPair(sock, settings.session, settings.view, reporter, peer=peer, renderer=renderer).run()

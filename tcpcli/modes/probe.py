@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from tcpcli.core.events import Connected, Event
 from tcpcli.errors import ExitCode, TcpcliError
@@ -44,6 +43,9 @@ def probe_port(settings: Settings, reporter: Reporter) -> int:
 
 def _probe_many(connect: ConnectSettings, ports: tuple[int, ...], reporter: Reporter) -> int:
     deadline = time.monotonic() + connect.connect_timeout
+    # imported here: concurrent.futures brings logging (~13 ms), which a one-port -z must not pay for
+    from concurrent.futures import ThreadPoolExecutor
+
     addresses = resolve(connect.host, ports[0], connect.family, deadline, reporter.event)
     with ThreadPoolExecutor(min(PROBES_IN_FLIGHT, len(ports)), thread_name_prefix="probe") as pool:
         any_open = False
