@@ -11,13 +11,18 @@ import sys
 FORBIDDEN = ("rich", "prompt_toolkit", "tcpcli.fronts", "tcpcli.modes")
 
 
-def test_importing_the_engine_loads_no_front() -> None:
+def loaded_modules(imports: str, forbidden: tuple[str, ...]) -> list[str]:
+    """The modules among `forbidden` (and their submodules) that `import IMPORTS` loads in a fresh Python."""
     probe = (
-        "import sys, tcpcli.engine.hub, tcpcli.engine.seam, tcpcli.engine.stderr;"
-        f"bad = [m for m in sys.modules if any(m == b or m.startswith(b + '.') for b in {FORBIDDEN!r})];"
+        f"import sys, {imports};"
+        f"bad = [m for m in sys.modules if any(m == b or m.startswith(b + '.') for b in {forbidden!r})];"
         "print(','.join(bad))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
-    assert result.stdout.strip() == ""
+    return [name for name in result.stdout.strip().split(",") if name]
+
+
+def test_importing_the_engine_loads_no_front() -> None:
+    assert loaded_modules("tcpcli.engine.hub, tcpcli.engine.seam, tcpcli.engine.stderr", FORBIDDEN) == []

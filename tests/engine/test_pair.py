@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import os
 import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from tcpcli.engine.taps import OutputFile
 from tcpcli.errors import TcpcliError
 from tcpcli.report import Reporter
 from tcpcli.settings import SessionSettings, ViewSettings
+from tests.engine.test_engine_imports import loaded_modules
 
 WAIT = 10.0  # seconds: the bound of every wait below
 IAC, DO, WONT = 255, 253, 252
@@ -175,13 +174,5 @@ def test_fd_pair_writes_through_the_renderer_the_front_lends_it() -> None:
 
 def test_the_one_peer_engine_loads_no_front_and_no_asyncio() -> None:
     """Stream mode starts fast and the engine knows no front: importing it pulls in neither."""
-    forbidden = ("rich", "prompt_toolkit", "asyncio", "tcpcli.fronts", "tcpcli.interactive", "tcpcli.modes")
-    probe = (
-        "import sys, tcpcli.engine.pair;"
-        f"bad = [m for m in sys.modules if any(m == b or m.startswith(b + '.') for b in {forbidden!r})];"
-        "print(','.join(bad))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert result.stdout.strip() == ""
+    forbidden = ("rich", "prompt_toolkit", "asyncio", "tcpcli.fronts", "tcpcli.modes")
+    assert loaded_modules("tcpcli.engine.pair", forbidden) == []

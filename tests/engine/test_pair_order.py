@@ -6,7 +6,6 @@ in one exchange out of twenty is exercised hundreds of times.
 
 from __future__ import annotations
 
-import re
 import socket
 import sys
 import threading
@@ -16,27 +15,13 @@ from pathlib import Path
 from tcpcli.engine.pair import Channel
 from tcpcli.engine.taps import HexLog
 from tcpcli.fronts.terminal.inbox import Inbox
-
-WAIT = 10.0  # seconds: the bound of every wait below
-HEADER = re.compile(r"^(\d\d:\d\d:\d\d\.\d{6}) ([<>]) (\d+) bytes$")
-
-
-def reply_per_line(conn: socket.socket) -> None:
-    """A Redis-like peer: answers each line at once."""
-    pending = b""
-    with conn:
-        while data := conn.recv(4096):
-            pending += data
-            while b"\n" in pending:
-                _, pending = pending.split(b"\n", 1)
-                conn.sendall(b"+PONG\r\n")
+from tests.test_stream_order import HEADER, WAIT, reply_per_line, serve
 
 
 def test_hex_log_shows_each_typed_line_before_its_reply(tmp_path: Path) -> None:
     log = tmp_path / "s.log"
     ours, theirs = socket.socketpair()
-    peer = threading.Thread(target=reply_per_line, args=(theirs,), daemon=True)
-    peer.start()
+    peer = serve(theirs, reply_per_line)  # the same Redis-like peer as the fd-to-fd order test
     arrived = threading.Event()
     inbox = Inbox(1 << 20, arrived.set)
     channel = Channel(ours, inbox, "test", hex_log=HexLog(str(log)))
