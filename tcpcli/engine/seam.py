@@ -15,7 +15,18 @@ from typing import Protocol
 from tcpcli.core.events import Event
 from tcpcli.errors import TcpcliError
 
-__all__ = ["ByteTap", "Controls", "Outbox", "Peer", "Receiver", "Renderer", "Sink", "SinkFactory"]
+__all__ = [
+    "ByteTap",
+    "Controls",
+    "Outbox",
+    "Peer",
+    "Receiver",
+    "Renderer",
+    "Sink",
+    "SinkFactory",
+    "Transcript",
+    "TranscriptFactory",
+]
 
 
 class Peer(Protocol):
@@ -126,3 +137,46 @@ class Receiver(Protocol):
     def close(self, error: TcpcliError | None = None) -> None:
         """The peer finished (None: its FIN, after every chunk before it) or receiving failed (`error`)."""
         ...
+
+
+class Transcript(Protocol):
+    """The relay's front: who said what on each relayed connection (the lines of core/transcript.py).
+
+    All calls come from the relay's event loop and must not block: a front that falls behind keeps what it
+    was given in a bounded buffer and calls `Controls.hold_reading(True)` (the relay stops reading both sides
+    of every connection; the bytes wait in the kernel) until it has room again. `conn` is the connection's
+    number (1, 2, ... in order of accept); `direction` is ">" (client to upstream) or "<" (upstream to
+    client); `stamp` is the wall-clock time (time.time(), seconds) of the read, for `-t`.
+    """
+
+    # True: the front sends typed lines through Controls.outbox (the relay gives them to the newest open
+    # connection, towards its upstream); False: the relay reads stdin for it.
+    typed_input: bool
+
+    def start(self) -> None: ...
+
+    def opened(self, conn: int, client: str, upstream: str, stamp: float) -> None:
+        """Both sides are connected: `#N open CLIENT -> UPSTREAM`."""
+        ...
+
+    def data(self, conn: int, direction: str, data: bytes, stamp: float) -> None:
+        """`data` as read from its sender (before any fault or rewrite), in order per direction."""
+        ...
+
+    def event(self, conn: int, direction: str | None, word: bytes, stamp: float) -> None:
+        """An event of the connection: b"FIN" / b"RST" with its direction (later STALL, CUT, RESET)."""
+        ...
+
+    def closed(self, conn: int, sent_up: int, sent_down: int, seconds: float, stamp: float) -> None:
+        """Both sides are done: `#N closed: A bytes >, B bytes <, S.SSS s`."""
+        ...
+
+    def warning(self, message: str) -> None: ...
+
+    async def close(self, grace: float | None) -> str | None:
+        """The relay is done: write out what is held, waiting at most `grace` s with no progress (None: as
+        long as progress is made); returns a one-line account of what could not be written, or None."""
+        ...
+
+
+TranscriptFactory = Callable[[Controls], Transcript]
