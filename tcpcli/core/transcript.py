@@ -38,10 +38,7 @@ _FILL = 0  # pads every visible form to 4 bytes; never in the output (a NUL is s
 
 def _visible_form(byte: int) -> bytes:
     """One byte's visible form padded to 4 bytes; LF is kept raw (data_lines splits lines on it)."""
-    if byte in _PLAIN or byte == 0x0A:
-        form = bytes([byte])
-    else:
-        form = _NAMED.get(byte, b"\\x%02x" % byte)
+    form = bytes([byte]) if byte in _PLAIN or byte == 0x0A else _NAMED.get(byte, b"\\x%02x" % byte)
     return form.ljust(4, bytes([_FILL]))
 
 
