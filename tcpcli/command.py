@@ -12,7 +12,7 @@ import typer
 
 from tcpcli import __version__
 from tcpcli.errors import UsageError
-from tcpcli.options import OPTIONS, SWITCH, Option
+from tcpcli.options import OPTIONS, SWITCH, Option, repeatable_fields
 from tcpcli.settings import Flags
 
 __all__ = ["EPILOG", "HELP", "app", "parse_argv"]
@@ -73,6 +73,8 @@ def _parameter(option: Option) -> inspect.Parameter:
         rich_help_panel=option.panel,
     )
     annotation: object = bool if switch else (str if option.default is not None else str | None)
+    if option.repeatable:
+        annotation = list[str] | None  # typer collects every occurrence; _to_flags makes it a tuple
     return inspect.Parameter(
         option.field, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation
     )
@@ -81,6 +83,8 @@ def _parameter(option: Option) -> inspect.Parameter:
 def _to_flags(**values: Any) -> Flags:
     """What typer calls with the parsed values: the positionals and every option -> raw `Flags`."""
     values.pop("version", None)
+    for field in repeatable_fields():
+        values[field] = tuple(values.get(field) or ())
     return Flags(args=tuple(values.pop("args") or ()), **values)
 
 
