@@ -28,6 +28,8 @@ Examples:
       pipe bytes verbatim, exit when done
   tcpcli -z db.local 5432
       is the port open? (exit 0 / 1)
+  tcpcli host 6379 --send 'PING\\r\\n' --expect PONG
+      health check: exit 0 if it answers PONG, 1 if not
   tcpcli -l 8080 --echo -k
       an echo server for many clients
   tcpcli --demo
@@ -36,11 +38,12 @@ Examples:
 \b
 Exit codes:
   0   ok                       73  cannot create output
-  1   port closed (-z)         74  reset or I/O error
+  1   port closed, no match    74  reset or I/O error
   2   usage error              75  timeout
-  66  unreadable input file    76  TLS failed
-  68  unknown host             77  permission denied
-  69  refused, address in use  130 Ctrl-C, 143 SIGTERM
+  65  malformed script         76  TLS failed
+  66  unreadable input file    77  permission denied
+  68  unknown host             130 Ctrl-C, 143 SIGTERM
+  69  refused, address in use
 """
 
 # Lines of the help above stay within 58 columns: they never wrap in an 80- or 60-column terminal.
