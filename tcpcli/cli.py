@@ -36,6 +36,10 @@ def run(settings: Settings) -> int:
     reporter = Reporter(settings.session.verbose, settings.stderr_color)
     if not settings.session.read_stdin:
         _stdin_that_never_ends()
+    if settings.dialogue is not None:
+        from tcpcli.modes.dialogue import run_dialogue
+
+        return run_dialogue(settings, reporter)
     if settings.mode is Mode.PROBE:
         from tcpcli.modes.probe import probe_port
 

@@ -12,7 +12,7 @@ import typer
 
 from tcpcli import __version__
 from tcpcli.errors import UsageError
-from tcpcli.options import OPTIONS, SWITCH, Option
+from tcpcli.options import OPTIONS, SWITCH, Option, repeatable_fields
 from tcpcli.settings import Flags
 
 __all__ = ["EPILOG", "HELP", "app", "parse_argv"]
@@ -28,6 +28,8 @@ Examples:
       pipe bytes verbatim, exit when done
   tcpcli -z db.local 5432
       is the port open? (exit 0 / 1)
+  tcpcli host 6379 --send 'PING\\r\\n' --expect PONG
+      health check: exit 0 if it answers PONG, 1 if not
   tcpcli -l 8080 --echo -k
       an echo server for many clients
   tcpcli --demo
@@ -36,11 +38,12 @@ Examples:
 \b
 Exit codes:
   0   ok                       73  cannot create output
-  1   port closed (-z)         74  reset or I/O error
+  1   port closed, no match    74  reset or I/O error
   2   usage error              75  timeout
-  66  unreadable input file    76  TLS failed
-  68  unknown host             77  permission denied
-  69  refused, address in use  130 Ctrl-C, 143 SIGTERM
+  65  malformed script         76  TLS failed
+  66  unreadable input file    77  permission denied
+  68  unknown host             130 Ctrl-C, 143 SIGTERM
+  69  refused, address in use
 """
 
 # Lines of the help above stay within 58 columns: they never wrap in an 80- or 60-column terminal.
@@ -73,6 +76,8 @@ def _parameter(option: Option) -> inspect.Parameter:
         rich_help_panel=option.panel,
     )
     annotation: object = bool if switch else (str if option.default is not None else str | None)
+    if option.repeatable:
+        annotation = list[str] | None  # typer collects every occurrence; _to_flags makes it a tuple
     return inspect.Parameter(
         option.field, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation
     )
@@ -81,6 +86,8 @@ def _parameter(option: Option) -> inspect.Parameter:
 def _to_flags(**values: Any) -> Flags:
     """What typer calls with the parsed values: the positionals and every option -> raw `Flags`."""
     values.pop("version", None)
+    for field in repeatable_fields():
+        values[field] = tuple(values.get(field) or ())
     return Flags(args=tuple(values.pop("args") or ()), **values)
 
 

@@ -8,14 +8,15 @@ decides.
 
 from __future__ import annotations
 
-from tcpcli.options import SWITCH, VALUE, option_table
+from tcpcli.options import SWITCH, VALUE, option_table, repeatable_fields
 from tcpcli.settings import Flags
 
-__all__ = ["SWITCHES", "VALUED", "parse_fast"]
+__all__ = ["REPEATABLE", "SWITCHES", "VALUED", "parse_fast"]
 
 # option string -> Flags field, derived from the one declaration in `options`
 SWITCHES = option_table(SWITCH)  # on/off switches
 VALUED = option_table(VALUE)  # options that take the next argument as their value
+REPEATABLE = repeatable_fields()  # valued options that may come many times (a tuple of values)
 
 
 def parse_fast(argv: list[str]) -> Flags | None:
@@ -38,8 +39,13 @@ def parse_fast(argv: list[str]) -> Flags | None:
             values[field] = True
             continue
         field = VALUED.get(token)
-        if field is None or field in values or index >= len(argv) or argv[index].startswith("-"):
+        if field is None or index >= len(argv) or argv[index].startswith("-"):
             return None
-        values[field] = argv[index]
+        if field in REPEATABLE:
+            values[field] = (*values.get(field, ()), argv[index])  # type: ignore[misc]
+        elif field in values:
+            return None
+        else:
+            values[field] = argv[index]
         index += 1
     return Flags(args=tuple(positionals), **values)  # type: ignore[arg-type]

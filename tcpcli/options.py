@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 __all__ = [
     "CONNECTION",
+    "DIALOGUE",
     "LISTEN",
     "LOGS",
     "OPTIONS",
@@ -23,6 +24,7 @@ __all__ = [
     "VIEWS",
     "Option",
     "option_table",
+    "repeatable_fields",
 ]
 
 # help panels, in the order the manual page lists them
@@ -32,7 +34,8 @@ TIMEOUTS = "End of stream and timeouts"
 LOGS = "Logs and diagnostics"
 TLS = "TLS"
 LISTEN = "Listen mode (-l)"
-PANELS = (CONNECTION, VIEWS, TIMEOUTS, LOGS, TLS, LISTEN)
+DIALOGUE = "Dialogues and health checks"
+PANELS = (CONNECTION, VIEWS, TIMEOUTS, LOGS, TLS, LISTEN, DIALOGUE)
 
 # value kinds: a switch is on when given; a value option takes the next argument (a string we parse later)
 SWITCH = "switch"
@@ -50,6 +53,7 @@ class Option(NamedTuple):
     metavar: str | None = None  # VALUE only: the placeholder in --help (S, FILE, N ...)
     default: str | None = None  # VALUE only: the value when not given (None: not given)
     listen_only: bool = False  # a usage error without -l
+    repeatable: bool = False  # VALUE only: may be given many times; the Flags field is a tuple of them
 
     @property
     def label(self) -> str:
@@ -69,8 +73,9 @@ def _value(
     panel: str,
     default: str | None = None,
     listen_only: bool = False,
+    repeatable: bool = False,
 ) -> Option:
-    return Option(field, names, VALUE, help, panel, metavar, default, listen_only)
+    return Option(field, names, VALUE, help, panel, metavar, default, listen_only, repeatable)
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -256,7 +261,67 @@ OPTIONS: tuple[Option, ...] = (
         TLS,
     ),
     _value("key", ("--key",), "FILE", "Private key for --cert (PEM).", TLS),
+    _value(
+        "send",
+        ("--send",),
+        "DATA",
+        "Send DATA after connecting (\\r \\n \\t \\0 \\xNN \\\\ work; no line end added). Repeatable. "
+        "Makes the run a dialogue: stdin is not read.",
+        DIALOGUE,
+        repeatable=True,
+    ),
+    _value(
+        "expect",
+        ("--expect",),
+        "REGEX",
+        "Wait for REGEX (Python re, on bytes, no line framing) in what arrived since the previous match; "
+        "exit 1 if it does not come. Repeatable, in order, after every --send.",
+        DIALOGUE,
+        repeatable=True,
+    ),
+    _value(
+        "within",
+        ("--within",),
+        "S",
+        "Seconds each --expect may take, from the previous step (default 5).",
+        DIALOGUE,
+    ),
+    _value(
+        "fail_on",
+        ("--fail-on",),
+        "REGEX",
+        "Fail at once (exit 1) if REGEX arrives before the expectations are met. Repeatable.",
+        DIALOGUE,
+        repeatable=True,
+    ),
+    _value(
+        "quit_text",
+        ("--quit",),
+        "DATA",
+        "After the last match send DATA, then FIN, and wait (-q S, default --within) for the peer to close.",
+        DIALOGUE,
+    ),
+    _switch(
+        "print_matched",
+        ("--print",),
+        "Write what arrived up to the end of the last match to stdout; with named groups "
+        "((?P<name>...)), one JSON object of them instead.",
+        DIALOGUE,
+    ),
+    _value(
+        "script",
+        ("--script",),
+        "FILE",
+        "Run the dialogue in FILE (send, expect, expect-within, fail-on, sleep, quit; see docs/checks.md); "
+        "with -l, against each client.",
+        DIALOGUE,
+    ),
 )
+
+
+def repeatable_fields() -> frozenset[str]:
+    """The `Flags` fields of the options that may be given many times (tuples of their values)."""
+    return frozenset(option.field for option in OPTIONS if option.repeatable)
 
 
 def option_table(kind: str) -> dict[str, str]:

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import enum
 import socket
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:  # a plain run must not pay for the dialogue's modules
+    from tcpcli.core.steps import Step
 
 __all__ = [
     "EOL_BYTES",
     "ConnectSettings",
+    "DialogueSettings",
     "Environment",
     "Flags",
     "ListenSettings",
@@ -115,6 +119,15 @@ class SessionSettings(NamedTuple):
     read_stdin: bool = True  # False for -d: the face gives the session a stdin that never ends
 
 
+class DialogueSettings(NamedTuple):
+    """A dialogue (--send/--expect/--script): the steps (tcpcli.core.steps values) and what to print."""
+
+    steps: tuple[Step, ...]
+    print_matched: bool = False  # --print
+    quit_wait: float = 5.0  # a quit step waits this long for the peer to close (-q, else --within)
+    source: str | None = None  # --script FILE, for messages
+
+
 class Environment(NamedTuple):
     """What the process started with, decided once at the face (`cli.detect_environment`) and passed down.
 
@@ -156,6 +169,7 @@ class Settings(NamedTuple):
     probe_ports: tuple[int, ...] = ()  # -z: every port to check (ConnectSettings.port is the first)
     env: Environment = Environment()
     stderr_color: bool = False  # colour on the stderr lines (--color, NO_COLOR, stderr a terminal)
+    dialogue: DialogueSettings | None = None  # --send/--expect/--script: run a dialogue, not a session
 
 
 class Flags(NamedTuple):
@@ -210,3 +224,10 @@ class Flags(NamedTuple):
     shutdown_on_eof: bool = False  # -N: OpenBSD nc's "shutdown after EOF", tcpcli's default anyway
     numeric: bool = False  # -n: no DNS or service-name look-ups
     no_stdin: bool = False  # -d: do not read stdin
+    send: tuple[str, ...] = ()
+    expect: tuple[str, ...] = ()
+    within: str | None = None
+    fail_on: tuple[str, ...] = ()
+    quit_text: str | None = None
+    print_matched: bool = False
+    script: str | None = None

@@ -7,13 +7,14 @@ file that cannot be created exit 73. The value parsers themselves (ports, hosts,
 from __future__ import annotations
 
 import socket
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from tcpcli.errors import ExitCode, TcpcliError, UsageError
 from tcpcli.options import OPTIONS
 from tcpcli.settings import (
     EOL_BYTES,
     ConnectSettings,
+    DialogueSettings,
     Environment,
     Flags,
     ListenSettings,
@@ -38,6 +39,9 @@ from tcpcli.values import (
     parse_port_list,
     parse_seconds,
 )
+
+if TYPE_CHECKING:
+    from tcpcli.core.steps import Step
 
 __all__ = ["validate"]
 
@@ -75,6 +79,7 @@ def validate(flags: Flags, env: Environment) -> Settings:
             tls=tls,
         )
     _check_files(session, tls, listen)
+    dialogue = _dialogue_settings(flags, mode, session)
     return Settings(
         mode=mode,
         session=session,
@@ -84,6 +89,7 @@ def validate(flags: Flags, env: Environment) -> Settings:
         probe_ports=probe_ports,
         env=env,
         stderr_color=env.color(flags.color, env.stderr_tty),
+        dialogue=dialogue,
     )
 
 
@@ -439,3 +445,93 @@ def _check_files(session: SessionSettings, tls: TlsSettings, listen: ListenSetti
             raise TcpcliError(
                 f"{option} {path}: cannot create it ({exc.strerror})", ExitCode.CANT_CREATE
             ) from exc
+
+
+# Options a dialogue has no use for: (given?, label, why) -> a usage error naming them.
+def _dialogue_misfits(flags: Flags) -> list[tuple[bool, str, str]]:
+    shown = "a dialogue shows no received data (-v: the transcript; --print: the matched bytes)"
+    server = "with a dialogue, the script answers each client"
+    return [
+        (flags.hex, "-x/--hex", shown),
+        (flags.binary, "-b/--binary", shown),
+        (flags.struct is not None or flags.fields is not None, "--struct/--fields", shown),
+        (flags.output is not None, "-o/--output", shown),
+        (flags.hex_log is not None, "--hex-log", "use -v for the transcript of both directions"),
+        (flags.crlf or flags.eol is not None, "-C/--eol", "a dialogue sends exactly the bytes given"),
+        (flags.telnet, "--telnet", "a dialogue sends and expects exactly the bytes given"),
+        (flags.idle_timeout is not None, "-i", "each expectation has its own deadline (--within)"),
+        (flags.no_half_close, "--no-half-close", "a dialogue always ends with FIN"),
+        (flags.probe, "-z", "-z only checks the port; a dialogue talks to it"),
+        (flags.demo, "--demo", "point the dialogue at a HOST PORT"),
+        (flags.echo or flags.broadcast, "--echo/--broadcast", server),
+        (flags.greet is not None or flags.greet_file is not None, "--greet/--greet-file", server),
+        (flags.exec_cmd is not None or flags.sh_exec is not None, "--exec/--sh-exec", server),
+        (flags.idle_message is not None, "--idle-message", server),
+    ]
+
+
+def _dialogue_settings(flags: Flags, mode: Mode, session: SessionSettings) -> DialogueSettings | None:
+    """--send/--expect/--script: the steps, parsed and compiled now (bad regex: 2; bad script: 65)."""
+    from tcpcli.core.steps import DEFAULT_WITHIN, PatternError, Quit, steps_from_options
+
+    if not (flags.send or flags.expect or flags.script is not None):
+        for given, label in (
+            (flags.within is not None, "--within"),
+            (bool(flags.fail_on), "--fail-on"),
+            (flags.quit_text is not None, "--quit"),
+            (flags.print_matched, "--print"),
+        ):
+            if given:
+                _usage(f"{label} is part of a dialogue: add --send DATA / --expect REGEX, or --script FILE")
+        return None
+    if flags.script is not None:
+        for given, label in (
+            (bool(flags.send), "--send"),
+            (bool(flags.expect), "--expect"),
+            (bool(flags.fail_on), "--fail-on"),
+            (flags.quit_text is not None, "--quit"),
+        ):
+            if given:
+                _usage(f"--script and {label} cannot be combined: write the step in the script")
+    for given, label, why in _dialogue_misfits(flags):
+        if given:
+            what = "--script" if flags.script is not None else "--send/--expect"
+            _usage(f"{label} cannot be combined with {what}: {why}")
+    within = DEFAULT_WITHIN if flags.within is None else parse_seconds(flags.within, "--within")
+    if flags.script is not None:
+        steps = _script_steps(flags.script, within, flags.encoding)
+    else:
+        try:
+            steps = steps_from_options(
+                flags.send, flags.expect, flags.fail_on, flags.quit_text, within, flags.encoding
+            )
+        except PatternError as exc:
+            _usage(str(exc))
+    if session.quit_after_eof is not None and not any(isinstance(step, Quit) for step in steps):
+        _usage("-q bounds the wait for the peer to close after --quit (or a script's quit step): add one")
+    return DialogueSettings(
+        steps=steps,
+        print_matched=flags.print_matched,
+        quit_wait=within if session.quit_after_eof is None else session.quit_after_eof,
+        source=flags.script,
+    )
+
+
+def _script_steps(path: str, within: float, encoding: str) -> tuple[Step, ...]:
+    """The script's steps: unreadable is 66, not UTF-8 or malformed 65 (with the line)."""
+    from tcpcli.core.chatscript import ScriptError, parse_script
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise TcpcliError(f"--script {path}: cannot read it ({exc.strerror})", ExitCode.NO_INPUT) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise TcpcliError(f"{path}:{line}: not UTF-8 text", ExitCode.DATA_ERROR) from exc
+    try:
+        return parse_script(text, path, within, encoding)
+    except ScriptError as exc:
+        raise TcpcliError(str(exc), ExitCode.DATA_ERROR) from exc

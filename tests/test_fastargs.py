@@ -45,6 +45,7 @@ def test_each_valued_option_sets_the_same_field(option: str) -> None:
 @pytest.mark.parametrize(
     "argv",
     [
+        ["h", "80", "--send", "a", "--expect", "b", "--send", "c", "--fail-on", "x", "--fail-on", "y"],
         ["127.0.0.1", "80"],
         ["-v", "-w", "3", "-q", "0", "::1", "443", "--tls", "--sni", "example.org"],
         ["-l", "-k", "--echo", "--greet", "hi\\n", "0"],
@@ -94,4 +95,6 @@ def test_declared_defaults_are_the_raw_flags_defaults() -> None:
 
     for option in OPTIONS:
         expected = False if option.kind == SWITCH else option.default
+        if option.repeatable:
+            expected = ()  # every value given, in order
         assert Flags._field_defaults[option.field] == expected, option.field

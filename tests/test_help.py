@@ -21,13 +21,15 @@ EXAMPLES = [
     "tcpcli example.org 80",
     "printf 'PING\\r\\n' | tcpcli host 6379",
     "tcpcli -z db.local 5432",
+    "tcpcli host 6379 --send 'PING\\r\\n' --expect PONG",
     "tcpcli -l 8080 --echo -k",
     "tcpcli --demo",
 ]
 EXIT_CODES = [
     "0   ok",
-    "1   port closed (-z)",
+    "1   port closed, no match",
     "2   usage error",
+    "65  malformed script",
     "66  unreadable input file",
     "68  unknown host",
 ]
