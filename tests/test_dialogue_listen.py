@@ -141,5 +141,7 @@ def test_our_own_dialogue_as_the_client_of_our_scripted_server(script: str) -> N
         assert (client.returncode, client.stdout) == (0, b'{"name": "me"}\n')
         assert server.wait() == 0
         transcript = [line for line in server.rest_of_stderr().splitlines() if not line.startswith("tcpcli:")]
-        assert transcript[0] == "> 220 test server\\r\\n"  # `>`: what tcpcli sent, as in connect mode
-        assert "< FIN" in transcript and "> 221 bye\\r\\n" in transcript
+        # `>` is client to server whichever side tcpcli plays: the scripted server's own lines are `<`
+        assert transcript[0] == "< 220 test server\\r\\n"
+        assert "> HELO me\\r\\n" in transcript
+        assert "> FIN" in transcript and "< 221 bye\\r\\n" in transcript

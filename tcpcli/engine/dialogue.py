@@ -37,8 +37,8 @@ class DialogueLog(Protocol):
 
     def received(self, data: bytes) -> None: ...
 
-    def event(self, direction: str, word: bytes) -> None:
-        """`word` (b"FIN") in `direction` (">" ours, "<" the peer's)."""
+    def event(self, ours: bool, word: bytes) -> None:
+        """`word` (b"FIN") from our side (`ours`) or the peer's."""
         ...
 
     def matched(self, data: bytes) -> None:
@@ -122,7 +122,7 @@ class _Run:
                 self.matcher.feed(chunk)
         if ended and not self.peer_done:
             self.peer_done = True
-            self.log.event("<", b"FIN")
+            self.log.event(False, b"FIN")
         return bool(chunks)
 
     def watch(self, expect: Expect | None, deadline: float) -> bool:
@@ -157,7 +157,7 @@ class _Run:
             self.conn.shutdown(socket.SHUT_WR)
         except OSError:
             return  # the peer already reset the connection: nothing to close politely
-        self.log.event(">", b"FIN")
+        self.log.event(True, b"FIN")
 
 
 def run_steps(

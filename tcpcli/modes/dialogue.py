@@ -70,6 +70,7 @@ def _converse(conn: Connection, settings: Settings, peer: str, number: int | Non
         timestamps=settings.view.timestamps,
         visible=settings.env.stdout_tty,
         raw_print=not as_json,
+        server=settings.listen is not None,
     )
     captures = run_steps(conn, dialogue.steps, log, peer, dialogue.quit_wait)
     if as_json:

@@ -30,6 +30,8 @@ class ChatLog:
     `conn` numbers the connection in the transcript (None for a single conversation); `timestamps` (-t)
     starts each transcript line with the local time; `visible` makes --print's bytes safe for a terminal;
     `raw_print` False keeps the matched bytes off `printed` (the JSON line of captured groups goes there).
+    `server`: tcpcli accepted the connection, so what it sends is marked `<`: in every transcript and
+    recording `>` is client to server, whichever side tcpcli played (CONTRACT-REACH, "Record and replay").
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class ChatLog:
         timestamps: bool = False,
         visible: bool = False,
         raw_print: bool = True,
+        server: bool = False,
     ) -> None:
         self._transcript = transcript
         self._printed = printed
@@ -47,6 +50,7 @@ class ChatLog:
         self._timestamps = timestamps
         self._visible = visible
         self._raw_print = raw_print  # False: --print writes only the JSON line of captured groups
+        self._ours, self._theirs = ("<", ">") if server else (">", "<")
         self.sent_bytes = 0
         self.received_bytes = 0
 
@@ -64,16 +68,19 @@ class ChatLog:
     def sent(self, data: bytes) -> None:
         self.sent_bytes += len(data)
         if self._transcript is not None:
-            self._write(self._transcript, data_lines(self._prefix(">"), data))
+            self._write(self._transcript, data_lines(self._prefix(self._ours), data))
 
     def received(self, data: bytes) -> None:
         self.received_bytes += len(data)
         if self._transcript is not None:
-            self._write(self._transcript, data_lines(self._prefix("<"), data))
+            self._write(self._transcript, data_lines(self._prefix(self._theirs), data))
 
-    def event(self, direction: str, word: bytes) -> None:
+    def event(self, ours: bool, word: bytes) -> None:
+        """An event of tcpcli's side (`ours`: e.g. its FIN) or of the peer's."""
         if self._transcript is not None:
-            self._write(self._transcript, event_line(self._prefix(direction), word))
+            self._write(
+                self._transcript, event_line(self._prefix(self._ours if ours else self._theirs), word)
+            )
 
     def matched(self, data: bytes) -> None:
         if self._printed is not None and self._raw_print and data:
