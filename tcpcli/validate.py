@@ -274,11 +274,6 @@ def _check_proxy_flags(flags: Flags, mode: Mode) -> None:
             f"--proxy is for connecting to HOST PORT; it does not apply to"
             f" {'-l' if flags.listen else '--demo'}"
         )
-    for label, given in (("-s/--source", flags.source), ("-p/--source-port", flags.source_port)):
-        if given is not None:
-            _usage(
-                f"{label} cannot be combined with --proxy (the connection to the proxy uses any local port)"
-            )
     if flags.ipv6 and flags.proxy.lower().startswith("socks4://"):
         _usage(
             "-6 and --proxy socks4:// cannot be combined: SOCKS4 carries IPv4 addresses only (try socks5://)"

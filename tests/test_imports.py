@@ -40,12 +40,6 @@ RULES = [
         "engines never know a front (nor the modes that wire them)",
     ),
     Rule("tcpcli.fronts", ("tcpcli.engine",), "fronts know only the seam", allowed=("tcpcli.engine.seam",)),
-    Rule(
-        "tcpcli",
-        ("python_socks",),
-        "the proxy library is net/proxy.py's alone (imported only with --proxy)",
-        exempt=("tcpcli.net.proxy",),
-    ),
 ]
 
 # Only the face ends the process: these calls anywhere else would skip its error funnel and cleanup.

@@ -5,12 +5,13 @@ credentials never show.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PeerServer, free_port, run_tcpcli
+from tests.conftest import PeerServer, Result, free_port, run_tcpcli
 from tests.listen_helpers import running
 from tests.proxy_servers import LoggingSocks, danted, microsocks, tinyproxy
 from tests.tls_helpers import Pki, make_pki
@@ -28,9 +29,26 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
-# Every target here echoes; -q bounds the wait for its FIN (microsocks and tinyproxy close both ways on ours).
-def _through(proxy: str, port: int, *extra: str, host: str = "127.0.0.1", data: bytes = b"PING\n") -> object:
-    return run_tcpcli("--proxy", proxy, host, str(port), "-q", "2", *extra, stdin=data)
+# microsocks and tinyproxy close both directions on a client's FIN, which can beat the echo back: these runs
+# send no FIN (--no-half-close) to a target that answers one line and closes (or -q ends the wait).
+NO_FIN = ("--no-half-close", "-q", "5")
+
+
+def line_reply(conn: socket.socket) -> None:
+    """Read one line, send it back, close."""
+    data = b""
+    while b"\n" not in data and (chunk := conn.recv(4096)):
+        data += chunk
+    conn.sendall(data)
+
+
+@pytest.fixture
+def echo_server(peer: Callable[..., PeerServer]) -> PeerServer:
+    return peer(line_reply)
+
+
+def _through(proxy: str, port: int, *extra: str, host: str = "127.0.0.1", data: bytes = b"PING\n") -> Result:
+    return run_tcpcli("--proxy", proxy, host, str(port), *NO_FIN, *extra, stdin=data)
 
 
 @pytest.mark.parametrize("scheme", ["socks5", "socks5h"])
@@ -42,8 +60,7 @@ def test_bytes_go_both_ways_through_microsocks(echo_server: PeerServer, scheme: 
             "localhost",
             str(echo_server.port),
             "-v",
-            "-q",
-            "2",
+            *NO_FIN,
             stdin=b"PING\n",
         )
     assert result.code == 0, result.stderr
@@ -58,8 +75,7 @@ def test_microsocks_with_a_password_in_the_url_percent_decoded(echo_server: Peer
             f"socks5://bob:p%40ss%3Aword@127.0.0.1:{port}",
             "127.0.0.1",
             str(echo_server.port),
-            "-q",
-            "2",
+            *NO_FIN,
             stdin=b"hi\n",
         )
     assert result.code == 0, result.stderr
@@ -79,8 +95,7 @@ def test_proxy_auth_file_gives_the_credentials_and_wins_over_the_url(
             str(auth),
             "127.0.0.1",
             str(echo_server.port),
-            "-q",
-            "2",
+            *NO_FIN,
             stdin=b"hi\n",
         )
     assert result.code == 0, result.stderr
@@ -187,8 +202,8 @@ def test_http_connect_through_tinyproxy(echo_server: PeerServer, tmp_path: Path)
     with tinyproxy(tmp_path, [echo_server.port, closed]) as port:
         ok = _through(f"http://127.0.0.1:{port}", echo_server.port)
         refused = run_tcpcli("--proxy", f"http://127.0.0.1:{port}", "127.0.0.1", str(closed))
-    assert ok.code == 0, ok.stderr  # type: ignore[attr-defined]
-    assert ok.stdout == b"PING\n"  # type: ignore[attr-defined]
+    assert ok.code == 0, ok.stderr
+    assert ok.stdout == b"PING\n"
     assert refused.code == 69
     assert refused.stderr.startswith(
         f"tcpcli: proxy 127.0.0.1:{port} could not reach 127.0.0.1:{closed}: HTTP "
@@ -199,8 +214,8 @@ def test_http_connect_through_tinyproxy(echo_server: PeerServer, tmp_path: Path)
 def test_dante_carries_socks4_and_socks5(echo_server: PeerServer, tmp_path: Path, scheme: str) -> None:
     with danted(tmp_path) as port:
         result = _through(f"{scheme}://127.0.0.1:{port}", echo_server.port, host="localhost")
-    assert result.code == 0, result.stderr  # type: ignore[attr-defined]
-    assert result.stdout == b"PING\n"  # type: ignore[attr-defined]
+    assert result.code == 0, result.stderr
+    assert result.stdout == b"PING\n"
 
 
 def test_tls_runs_end_to_end_through_the_proxy_with_sni_the_target_name(pki: Pki) -> None:
@@ -218,6 +233,7 @@ def test_tls_runs_end_to_end_through_the_proxy_with_sni_the_target_name(pki: Pki
             "--tls",
             "--cafile",
             pki.ca,
+            "--no-half-close",  # the echoing TLS server never closes: -q ends the run once the echo is in
             "-q",
             "2",
             stdin=b"over tls\n",
@@ -238,11 +254,6 @@ def test_tls_runs_end_to_end_through_the_proxy_with_sni_the_target_name(pki: Pki
             ["--proxy", "socks5://127.0.0.1", "--proxy-auth", "/nonexistent/auth"],
             66,
             "--proxy-auth /nonexistent",
-        ),
-        (
-            ["--proxy", "socks5://127.0.0.1", "-s", "127.0.0.1"],
-            2,
-            "-s/--source cannot be combined with --proxy",
         ),
         (["--proxy", "socks4://127.0.0.1", "-6"], 2, "SOCKS4 carries IPv4 addresses only"),
     ],
@@ -267,3 +278,38 @@ def test_listen_mode_refuses_proxy() -> None:
     result = run_tcpcli("-l", "0", "--proxy", "socks5://127.0.0.1")
     assert result.code == 2
     assert "--proxy is for connecting to HOST PORT" in result.stderr
+
+
+def test_a_greeting_sent_right_after_the_http_200_is_not_lost(peer: object) -> None:
+    """A server-first protocol: the proxy's `200` and the target's greeting can arrive in one segment."""
+    import socket as socket_module
+
+    from tests.conftest import PeerServer as Server
+
+    def proxy(conn: socket_module.socket) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n220 smtp.example ready\r\n")
+
+    server = peer(proxy)  # type: ignore[operator]
+    assert isinstance(server, Server)
+    result = run_tcpcli("--proxy", f"http://127.0.0.1:{server.port}", "smtp.example", "25", stdin=b"")
+    assert result.code == 0, result.stderr
+    assert result.stdout == b"220 smtp.example ready\r\n"
+
+
+def test_source_address_applies_to_the_connection_to_the_proxy(echo_server: PeerServer) -> None:
+    with microsocks() as port:
+        result = run_tcpcli(
+            "--proxy",
+            f"socks5://127.0.0.1:{port}",
+            "-s",
+            "127.0.0.1",
+            "127.0.0.1",
+            str(echo_server.port),
+            *NO_FIN,
+            stdin=b"x\n",
+        )
+    assert result.code == 0, result.stderr
+    assert result.stdout == b"x\n"

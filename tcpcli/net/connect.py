@@ -54,9 +54,16 @@ def with_port(addresses: list[Address], port: int) -> list[Address]:
 
 
 def connect_to(
-    addresses: list[Address], settings: ConnectSettings, report: Report, deadline: float | None = None
+    addresses: list[Address],
+    settings: ConnectSettings,
+    report: Report,
+    deadline: float | None = None,
+    doing: str | None = None,
 ) -> socket.socket:
-    """Try each resolved address in turn until `deadline` (time.monotonic(); default: -w from now)."""
+    """Try each resolved address in turn until `deadline` (time.monotonic(); default: -w from now).
+
+    `doing` starts the failure's message (default `connect to HOST:PORT`; the proxy hop says `proxy ...`).
+    """
     if deadline is None:
         deadline = time.monotonic() + settings.connect_timeout
     last_error: OSError | None = None
@@ -77,13 +84,13 @@ def connect_to(
         local = sock.getsockname()
         report(Connected(format_address(local[0], local[1]), format_address(sockaddr[0], sockaddr[1])))
         return sock
-    target = format_address(settings.host, settings.port)
+    doing = doing or f"connect to {format_address(settings.host, settings.port)}"
     if last_error is None:
         raise TcpcliError(
-            f"connect to {target}: timed out after {settings.connect_timeout:g} s (raise it with -w)",
+            f"{doing}: timed out after {settings.connect_timeout:g} s (raise it with -w)",
             ExitCode.TIMEOUT,
         )
-    error = translate_os_error(last_error, f"connect to {target}")
+    error = translate_os_error(last_error, doing)
     if error.exit_code is ExitCode.TIMEOUT:
         error.message += f" after {settings.connect_timeout:g} s (raise it with -w)"
     raise error from last_error

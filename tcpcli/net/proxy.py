@@ -1,25 +1,28 @@
 """`--proxy URL`: reach HOST PORT through a SOCKS4/4a/5 or HTTP CONNECT proxy, with errors that name the hop.
 
-The handshakes are python-socks' (imported only here, only when --proxy is given). tcpcli resolves the proxy's
-own name (bounded by -w, with its usual wording) and, for socks5:// and socks4://, the target's too; with
-socks5h://, socks4a:// and http:// the proxy gets the name. Credentials never appear in a message: the proxy
-is named by HOST:PORT only.
+The connection to the proxy is tcpcli's own (resolving bounded by -w, -s/-p, socket options); the handshake
+bytes come from `core.proxywire`. tcpcli resolves the target for socks5:// and socks4://; with socks5h://,
+socks4a:// and http:// the proxy gets the name. Credentials never appear in a message: the proxy is named by
+HOST:PORT only. (python-socks was measured first: importing it cost 45-53 ms here, more than the whole 30 ms
+budget for a proxied start, and its HTTP CONNECT reads the reply with one recv that can swallow the target's
+first bytes; these handshakes are a few dozen lines.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from typing import TYPE_CHECKING
 
+from tcpcli.core import proxywire as wire
 from tcpcli.core.events import Connected, Event, Trying, format_address
 from tcpcli.errors import ExitCode, TcpcliError, UsageError, translate_os_error
-from tcpcli.net.connect import resolve
-from tcpcli.net.sockopts import apply_socket_options
+from tcpcli.net.connect import connect_to, resolve
 from tcpcli.settings import ConnectSettings, ProxySettings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 __all__ = [
     "SCHEMES",
@@ -27,7 +30,6 @@ __all__ = [
     "ProxyUrlError",
     "open_proxied",
     "parse_proxy_url",
-    "proxy_error",
     "read_proxy_auth",
 ]
 
@@ -36,19 +38,7 @@ SOCKS_DEFAULT_PORT = (
     1080  # the IANA port for SOCKS; an HTTP proxy has no such default, so its port is required
 )
 
-# RFC 1928 section 6: the reply field of a SOCKS5 server that could not make the connection.
-SOCKS5_REPLIES = {
-    1: "general SOCKS server failure",
-    2: "connection not allowed by the proxy's rules",
-    3: "network unreachable",
-    4: "host unreachable",
-    5: "connection refused",
-    6: "TTL expired",
-    7: "command not supported",
-    8: "address type not supported",
-}
 # SOCKS4: 91 is the one failure a server reports for the target; 92 and 93 are identd (user id) refusals.
-SOCKS4_REJECTED = 91
 SOCKS4_IDENT_REFUSALS = {92, 93}
 HTTP_AUTH_STATUSES = {401, 407}
 
@@ -126,111 +116,193 @@ def _with_credentials(proxy: ProxySettings, username: str | None, password: str 
 
 
 def open_proxied(connect: ConnectSettings, report: Callable[[Event], None]) -> socket.socket:
-    """A blocking socket connected to HOST PORT through `connect.proxy`, within -w from now (each step).
+    """A blocking socket connected to HOST PORT through `connect.proxy`, everything within -w from now.
 
-    Errors: ProxyHopError for the proxy itself (unreachable 69/68/75, rejected credentials 77), TcpcliError
-    69 (68 for a name the proxy could not resolve) when the proxy could not reach the target, 75 on timeout.
+    Errors: ProxyHopError for the proxy itself (unreachable 69/68/75, rejected credentials 77, not speaking
+    the protocol 69), TcpcliError 69 when the proxy could not reach the target, 68 when tcpcli cannot resolve
+    the target (socks5://, socks4://), 75 when the handshake runs past -w.
     """
     proxy = connect.proxy
     assert proxy is not None
     deadline = time.monotonic() + connect.connect_timeout
     hop = format_address(proxy.host, proxy.port)
-    try:
-        proxy_ip = resolve(proxy.host, proxy.port, socket.AF_UNSPEC, deadline, report)[0][1][0]
-    except TcpcliError as exc:
-        raise ProxyHopError(f"proxy {hop}: {exc.message}", exc.exit_code) from exc
+    target = format_address(connect.host, connect.port)
     destination = connect.host
     if not proxy.remote_dns:  # tcpcli resolves; the proxy gets an address (SOCKS4 carries IPv4 only)
         family = socket.AF_INET if proxy.scheme == "socks4" else connect.family
         destination = resolve(connect.host, connect.port, family, deadline, report)[0][1][0]
-    target = format_address(connect.host, connect.port)
     report(Trying(f"{format_address(destination, connect.port)} through proxy {hop}"))
-    sock = _handshake(proxy, proxy_ip, destination, connect, deadline)
+    sock = _connect_hop(connect, proxy, hop, deadline, report)
     try:
+        _Handshake(sock, proxy, hop, target, deadline, connect.connect_timeout).run(destination, connect.port)
         sock.settimeout(None)
-        apply_socket_options(sock, connect.sockopts)
         local = sock.getsockname()
-    except OSError as exc:
+    except BaseException:
         sock.close()
-        raise translate_os_error(exc, f"proxy {hop}") from exc
+        raise
     report(Connected(format_address(local[0], local[1]), f"{target} through proxy {hop}"))
     return sock
 
 
-def _handshake(
-    proxy: ProxySettings, proxy_ip: str, destination: str, connect: ConnectSettings, deadline: float
+def _connect_hop(
+    connect: ConnectSettings, proxy: ProxySettings, hop: str, deadline: float, report: Callable[[Event], None]
 ) -> socket.socket:
-    from python_socks import ProxyType
-    from python_socks.sync import Proxy
+    """The TCP connection to the proxy (-s/-p and socket options apply), its failures worded for the hop."""
+    settings = connect._replace(host=proxy.host, port=proxy.port, family=socket.AF_UNSPEC, proxy=None)
 
-    kinds = {"socks5": ProxyType.SOCKS5, "socks5h": ProxyType.SOCKS5, "http": ProxyType.HTTP}
-    kinds.update(socks4=ProxyType.SOCKS4, socks4a=ProxyType.SOCKS4)
-    client = Proxy.create(
-        kinds[proxy.scheme], proxy_ip, proxy.port, proxy.username, proxy.password, rdns=proxy.remote_dns
-    )
-    remaining = max(0.001, deadline - time.monotonic())
+    def quiet(event: Event) -> None:  # the hop's own trying/connected lines would read as the target's
+        if not isinstance(event, Trying | Connected):
+            report(event)
+
     try:
-        return client.connect(destination, connect.port, timeout=remaining)
-    except Exception as exc:  # python-socks' errors (and raw OSErrors from its stream): mapped in one place
-        raise proxy_error(
-            exc, proxy, format_address(connect.host, connect.port), connect.connect_timeout
-        ) from exc
+        addresses = resolve(proxy.host, proxy.port, socket.AF_UNSPEC, deadline, quiet)
+        return connect_to(addresses, settings, quiet, deadline, doing=f"proxy {hop}")
+    except TcpcliError as exc:
+        if isinstance(exc, UsageError):
+            raise
+        message = exc.message if exc.message.startswith("proxy ") else f"proxy {hop}: {exc.message}"
+        raise ProxyHopError(message, exc.exit_code) from exc
 
 
-def proxy_error(exc: BaseException, proxy: ProxySettings, target: str, timeout: float) -> TcpcliError:
-    """The one mapping from python-socks' exceptions to a message naming the hop and an exit code."""
-    from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
+class _Handshake:
+    """One proxy handshake over a connected socket, each read and write bounded by the shared deadline."""
 
-    hop = format_address(proxy.host, proxy.port)
-    if isinstance(exc, ProxyTimeoutError):
-        return TcpcliError(
-            f"proxy {hop}: no answer about {target} within {timeout:g} s (raise it with -w)", ExitCode.TIMEOUT
-        )
-    if isinstance(exc, ProxyConnectionError):
-        cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
-        error = translate_os_error(cause, f"proxy {hop}")
-        if error.exit_code is ExitCode.TIMEOUT:
-            error.message += f" after {timeout:g} s (raise it with -w)"
-        return ProxyHopError(error.message, error.exit_code)
-    if isinstance(exc, ProxyError):
-        return _reply_error(str(exc), exc.error_code, proxy, hop, target)
-    if isinstance(exc, OSError):
-        error = translate_os_error(exc, f"proxy {hop}")
-        return ProxyHopError(error.message, error.exit_code)
-    return ProxyHopError(f"proxy {hop}: handshake failed ({exc})", ExitCode.UNAVAILABLE)
+    def __init__(
+        self,
+        sock: socket.socket,
+        proxy: ProxySettings,
+        hop: str,
+        target: str,
+        deadline: float,
+        timeout: float,
+    ) -> None:
+        self._sock = sock
+        self._proxy = proxy
+        self._hop = hop
+        self._target = target
+        self._deadline = deadline
+        self._timeout = timeout
 
+    def run(self, destination: str, port: int) -> None:
+        try:
+            if self._proxy.scheme.startswith("socks5"):
+                self._socks5(destination, port)
+            elif self._proxy.scheme.startswith("socks4"):
+                self._socks4(destination, port)
+            else:
+                self._http(destination, port)
+        except wire.ProxyProtocolError as exc:
+            raise ProxyHopError(
+                f"proxy {self._hop}: {exc} (is it a {self._proxy.scheme}:// proxy?)", ExitCode.UNAVAILABLE
+            ) from exc
 
-def _reply_error(reason: str, code: int | None, proxy: ProxySettings, hop: str, target: str) -> TcpcliError:
-    """A proxy's refusal: of our credentials (77), or to reach the target (69)."""
-    unreached = f"proxy {hop} could not reach {target}"
-    if proxy.scheme == "http" and code is not None:
-        if code in HTTP_AUTH_STATUSES:
-            return ProxyHopError(
-                f"proxy {hop}: {_credentials_problem(proxy)} (HTTP {reason})", ExitCode.NO_PERMISSION
-            )
-        return TcpcliError(f"{unreached}: HTTP {reason}", ExitCode.UNAVAILABLE)
-    if proxy.scheme.startswith("socks5") and code is not None:
-        return TcpcliError(
-            f"{unreached}: {SOCKS5_REPLIES.get(code, 'unknown reply')} (SOCKS5 reply {code})",
-            ExitCode.UNAVAILABLE,
-        )
-    if proxy.scheme.startswith("socks4") and code is not None:
+    # ------------------------------------------------------------ the three protocols
+
+    def _socks5(self, destination: str, port: int) -> None:
+        proxy = self._proxy
+        credentials = proxy.username is not None
+        self._send(wire.socks5_greeting(credentials))
+        method = wire.socks5_method(self._recv(2))
+        if method == wire.SOCKS5_USER_PASS and credentials:
+            self._send(wire.socks5_auth(proxy.username or "", proxy.password or ""))
+            if not wire.socks5_auth_ok(self._recv(2)):
+                raise self._credentials_refused("")
+        elif method in (wire.SOCKS5_USER_PASS, wire.SOCKS5_NO_METHOD):
+            raise self._credentials_refused("")
+        elif method != wire.SOCKS5_NO_AUTH:
+            raise wire.ProxyProtocolError(f"it chose authentication method {method:#04x}, not offered")
+        self._send(wire.socks5_connect(destination, port))
+        head = self._recv(5)
+        size = wire.socks5_reply_size(head)
+        if size > 5:
+            self._recv(size - 5)  # the bound address: read, so the session starts with the target's bytes
+        code = wire.socks5_reply_code(head)
+        if code:
+            reason = wire.SOCKS5_REPLIES.get(code, "unknown reply")
+            raise TcpcliError(f"{self._unreached()}: {reason} (SOCKS5 reply {code})", ExitCode.UNAVAILABLE)
+
+    def _socks4(self, destination: str, port: int) -> None:
+        self._send(wire.socks4_connect(destination, port, self._proxy.username))
+        code = wire.socks4_reply(self._recv(8))
         if code in SOCKS4_IDENT_REFUSALS:
-            return ProxyHopError(
-                f"proxy {hop}: user id refused by identd (SOCKS4 reply {code})", ExitCode.NO_PERMISSION
+            raise ProxyHopError(
+                f"proxy {self._hop}: user id refused by identd (SOCKS4 reply {code})", ExitCode.NO_PERMISSION
             )
+        if code != wire.SOCKS4_GRANTED:
+            raise TcpcliError(
+                f"{self._unreached()}: request rejected or failed (SOCKS4 reply {code})", ExitCode.UNAVAILABLE
+            )
+
+    def _http(self, destination: str, port: int) -> None:
+        proxy = self._proxy
+        self._send(wire.http_connect(destination, port, proxy.username, proxy.password))
+        code, reason = wire.http_status(self._recv_head())
+        if code in HTTP_AUTH_STATUSES:
+            raise self._credentials_refused(f" (HTTP {code} {reason})".rstrip())
+        if not 200 <= code < 300:
+            raise TcpcliError(f"{self._unreached()}: HTTP {code} {reason}".rstrip(), ExitCode.UNAVAILABLE)
+
+    # ------------------------------------------------------------ bounded I/O
+
+    def _remaining(self) -> float:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._timed_out()
+        return remaining
+
+    def _send(self, data: bytes) -> None:
+        self._sock.settimeout(self._remaining())
+        with self._errors():
+            self._sock.sendall(data)
+
+    def _recv(self, size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            self._sock.settimeout(self._remaining())
+            with self._errors():
+                chunk = self._sock.recv(size - len(data))
+            if not chunk:
+                raise ProxyHopError(
+                    f"proxy {self._hop} closed the connection during the handshake"
+                    f" (is it a {self._proxy.scheme}:// proxy?)",
+                    ExitCode.UNAVAILABLE,
+                )
+            data += chunk
+        return data
+
+    def _recv_head(self) -> bytes:
+        """The HTTP reply head, read a byte at a time: nothing after it is taken from the socket."""
+        head = b""
+        while wire.http_head_end(head) is None:
+            if len(head) > wire.HTTP_HEAD_LIMIT:
+                raise wire.ProxyProtocolError("its reply head never ended")
+            head += self._recv(1)
+        return head
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Socket errors during the handshake: a timeout against -w, anything else the hop's failure."""
+        try:
+            yield
+        except TimeoutError as exc:
+            raise self._timed_out() from exc
+        except OSError as exc:
+            error = translate_os_error(exc, f"proxy {self._hop}")
+            raise ProxyHopError(error.message, error.exit_code) from exc
+
+    def _timed_out(self) -> TcpcliError:
         return TcpcliError(
-            f"{unreached}: request rejected or failed (SOCKS4 reply {code})", ExitCode.UNAVAILABLE
+            f"proxy {self._hop}: no answer about {self._target} within {self._timeout:g} s"
+            " (raise it with -w)",
+            ExitCode.TIMEOUT,
         )
-    lowered = reason.lower()
-    if "authentication failure" in lowered or "no acceptable authentication" in lowered:
-        return ProxyHopError(f"proxy {hop}: {_credentials_problem(proxy)}", ExitCode.NO_PERMISSION)
-    return ProxyHopError(
-        f"proxy {hop}: handshake failed ({reason}; is it a {proxy.scheme}:// proxy?)", ExitCode.UNAVAILABLE
-    )
 
+    def _unreached(self) -> str:
+        return f"proxy {self._hop} could not reach {self._target}"
 
-def _credentials_problem(proxy: ProxySettings) -> str:
-    if proxy.username is None:
-        return "it wants a user name and password (USER:PASS@ in the URL, or --proxy-auth FILE)"
-    return "it rejected the user name or password"
+    def _credentials_refused(self, detail: str) -> ProxyHopError:
+        if self._proxy.username is None:
+            problem = "it wants a user name and password (USER:PASS@ in the URL, or --proxy-auth FILE)"
+        else:
+            problem = "it rejected the user name or password"
+        return ProxyHopError(f"proxy {self._hop}: {problem}{detail}", ExitCode.NO_PERMISSION)
