@@ -65,14 +65,13 @@ class TlsSettings(NamedTuple):
 
 
 class ProxySettings(NamedTuple):
-    """`--proxy URL` (+ `--proxy-auth FILE`): the hop to the target; `shown` is the URL without USER:PASS."""
+    """`--proxy URL` (+ `--proxy-auth FILE`): the hop to the target (messages name it by HOST:PORT only)."""
 
     scheme: str  # socks5 | socks5h | socks4 | socks4a | http
     host: str
     port: int
     username: str | None = None
     password: str | None = None
-    shown: str = ""
 
     @property
     def remote_dns(self) -> bool:

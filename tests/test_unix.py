@@ -386,3 +386,26 @@ def test_open_unix_target_for_the_relay_connects_within_a_deadline(tmp_path: Pat
     with pytest.raises(TcpcliError) as late:
         open_unix_target(str(path), time.monotonic() - 1)
     assert late.value.exit_code == 75
+
+
+def test_output_file_hex_log_and_idle_timeout_work_over_unix(tmp_path: Path) -> None:
+    path = tmp_path / "quiet.sock"
+    output, hex_log = tmp_path / "out.bin", tmp_path / "log.hex"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen(1)
+
+        def greet_then_go_quiet() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.sendall(b"hello\n")
+                conn.recv(100)  # holds the connection open, silent, until the client goes
+
+        thread = threading.Thread(target=greet_then_go_quiet, daemon=True)
+        thread.start()
+        result = run_tcpcli("-U", str(path), "-d", "-i", "0.5", "-o", str(output), "--hex-log", str(hex_log))
+        thread.join(WAIT)
+    assert result.code == 75, result.stderr
+    assert result.stdout == b"hello\n"
+    assert output.read_bytes() == b"hello\n"
+    assert "68 65 6c 6c 6f 0a" in hex_log.read_text()

@@ -81,7 +81,7 @@ def parse_proxy_url(url: str) -> ProxySettings:
         raise ProxyUrlError("the proxy's port must be 1-65535")
     username = None if parts.username is None else unquote(parts.username)
     password = None if parts.password is None else unquote(parts.password)
-    proxy = ProxySettings(scheme, host, port, shown=f"{scheme}://{format_address(host, port)}")
+    proxy = ProxySettings(scheme, host, port)
     return _with_credentials(proxy, username, password)
 
 
