@@ -156,7 +156,9 @@ def proxy_startup(runs: int) -> list[str]:
         free.bind(("127.0.0.1", 0))
         proxy_port = free.getsockname()[1]
     proxy = subprocess.Popen(
-        ["microsocks", "-i", "127.0.0.1", "-p", str(proxy_port)], stdout=subprocess.DEVNULL
+        ["microsocks", "-i", "127.0.0.1", "-p", str(proxy_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,  # a line per client
     )
     try:
         deadline = time.monotonic() + 10
