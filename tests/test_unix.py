@@ -7,6 +7,7 @@ every wait is bounded (a state, never a guessed sleep).
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import socket
@@ -54,14 +55,41 @@ def socat_echo(tmp_path: Path) -> Iterator[Path]:
         proc.wait(WAIT)
 
 
+_STARTED: list[UnixListen] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_servers() -> Iterator[None]:
+    """A test that fails half-way still ends its servers (and closes their pipes)."""
+    yield
+    while _STARTED:
+        server = _STARTED.pop()
+        if server.proc.returncode is None:
+            server.proc.kill()
+            server.proc.communicate(timeout=WAIT)
+
+
 class UnixListen:
     """`tcpcli -l -U PATH ...` running; waits for its `listening on` line."""
 
     def __init__(self, *args: str, stdout: int = subprocess.DEVNULL) -> None:
         self.proc = start_tcpcli("-l", *args, stdout=stdout)
+        _STARTED.append(self)
         assert self.proc.stderr is not None
         self.first_line = self.proc.stderr.readline().decode()
         assert "listening on " in self.first_line, self.first_line
+
+    def wait_stderr(self, needle: str) -> None:
+        """Read stderr (bounded by WAIT) until a line containing `needle` has come."""
+        assert self.proc.stderr is not None
+        deadline = time.monotonic() + WAIT
+        seen = b""
+        while needle.encode() not in seen:
+            ready, _, _ = select.select([self.proc.stderr], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(self.proc.stderr.fileno(), 4096) if ready else b""
+            if not chunk:
+                raise AssertionError(f"no {needle!r} on stderr in time; so far {seen!r}")
+            seen += chunk
 
     def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str]:
         """Signal it unless it has ended; its exit status and the rest of its stderr (every pipe closed)."""
@@ -259,7 +287,7 @@ def test_broadcast_between_abstract_clients() -> None:
         for client in (first, second):
             client.settimeout(WAIT)
             client.connect(b"\0" + name.encode())
-        eventually(lambda: b"(2 clients)" in server.proc.stderr.peek())  # type: ignore[attr-defined]
+        server.wait_stderr("(2 clients)")
         first.sendall(b"to all\n")
         assert recv_until(second, b"\n") == b"to all\n"
     finally:
