@@ -49,3 +49,16 @@ def test_keep_open_on_an_abstract_socket_labels_its_clients(terminal: Start) -> 
         term.wait_for(f"[@{name}#1] hello")
     term.ctrl("c")
     assert term.wait_exit() == 130
+
+
+def test_a_unix_session_keeps_its_own_history_file() -> None:
+    from tcpcli.fronts.terminal.front import history_service
+    from tcpcli.settings import ConnectSettings, Mode, SessionSettings, Settings, ViewSettings
+
+    def service(path: str) -> str | None:
+        connect = ConnectSettings(host="", port=0, unix=path)
+        return history_service(Settings(Mode.CONNECT, SessionSettings(), ViewSettings(), connect=connect))
+
+    assert service("/run/app.sock") == "unix:/run/app.sock"
+    assert service("@name") == "unix:@name"
+    assert service("/run/app.sock") != service("/run/other.sock")
