@@ -141,6 +141,28 @@ OPTIONS: tuple[Option, ...] = (
         "Only check that the port accepts connections: exit 0 if open, 1 if not.",
         CONNECTION,
     ),
+    _value(
+        "unix",
+        ("-U", "--unix"),
+        "PATH",
+        "Use the Unix socket PATH instead of HOST PORT (with -l: listen on it); @name is an abstract name.",
+        CONNECTION,
+    ),
+    _value(
+        "proxy",
+        ("--proxy",),
+        "URL",
+        "Reach HOST PORT through a proxy: socks5://, socks5h:// (the proxy resolves HOST), socks4://, "
+        "socks4a://, http:// (CONNECT); USER:PASS@ allowed.",
+        CONNECTION,
+    ),
+    _value(
+        "proxy_auth",
+        ("--proxy-auth",),
+        "FILE",
+        "Read the proxy's USER:PASS from FILE (kept out of ps; wins over USER:PASS@ in the URL).",
+        CONNECTION,
+    ),
     _switch("demo", ("--demo",), "Start a built-in test server on 127.0.0.1 and connect to it.", CONNECTION),
     _value(
         "connect_timeout",

@@ -24,6 +24,7 @@ __all__ = [
     "Flags",
     "ListenSettings",
     "Mode",
+    "ProxySettings",
     "SessionSettings",
     "Settings",
     "SocketOptions",
@@ -67,6 +68,21 @@ class TlsSettings(NamedTuple):
     key: str | None = None
 
 
+class ProxySettings(NamedTuple):
+    """`--proxy URL` (+ `--proxy-auth FILE`): the hop to the target (messages name it by HOST:PORT only)."""
+
+    scheme: str  # socks5 | socks5h | socks4 | socks4a | http
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+    @property
+    def remote_dns(self) -> bool:
+        """The proxy resolves the target's name (socks5h, socks4a, and HTTP CONNECT, which sends the name)."""
+        return self.scheme in ("socks5h", "socks4a", "http")
+
+
 class ConnectSettings(NamedTuple):
     host: str
     port: int
@@ -76,6 +92,8 @@ class ConnectSettings(NamedTuple):
     connect_timeout: float = 10.0
     sockopts: SocketOptions = SocketOptions()
     tls: TlsSettings = TlsSettings()
+    unix: str | None = None  # -U PATH (`@name`: abstract): a Unix stream socket instead of HOST PORT
+    proxy: ProxySettings | None = None  # --proxy: reach HOST PORT through it
 
 
 class ListenSettings(NamedTuple):
@@ -92,6 +110,7 @@ class ListenSettings(NamedTuple):
     tls: TlsSettings = TlsSettings()
     exec_argv: tuple[str, ...] | None = None  # --exec CMD (split like a shell) or --sh-exec CMD (/bin/sh -c)
     greet_file: str | None = None  # --greet-file: its bytes are sent to each client on connect
+    unix: str | None = None  # -l -U PATH (`@name`: abstract): listen on a Unix stream socket, no port
 
 
 class ViewSettings(NamedTuple):
@@ -231,3 +250,6 @@ class Flags(NamedTuple):
     quit_text: str | None = None
     print_matched: bool = False
     script: str | None = None
+    unix: str | None = None  # -U PATH
+    proxy: str | None = None  # --proxy URL
+    proxy_auth: str | None = None  # --proxy-auth FILE

@@ -19,6 +19,7 @@ from tcpcli.settings import (
     Flags,
     ListenSettings,
     Mode,
+    ProxySettings,
     SessionSettings,
     Settings,
     SocketOptions,
@@ -59,10 +60,18 @@ def validate(flags: Flags, env: Environment) -> Settings:
     tls = _tls_settings(flags)
     family = _family(flags)
     _check_listen_only_flags(flags, mode)
+    if flags.unix is not None:
+        _check_unix(flags, mode)
+    if flags.proxy is not None or flags.proxy_auth is not None:
+        _check_proxy_flags(flags, mode)
     connect: ConnectSettings | None = None
     listen: ListenSettings | None = None
     probe_ports: tuple[int, ...] = ()
-    if mode in (Mode.CONNECT, Mode.PROBE):
+    if mode in (Mode.CONNECT, Mode.PROBE) and flags.unix is not None:
+        connect = ConnectSettings(
+            host="", port=0, connect_timeout=_connect_timeout(flags), tls=tls, unix=flags.unix
+        )
+    elif mode in (Mode.CONNECT, Mode.PROBE):
         connect = _connect_settings(flags, family, sockopts, tls)
         if mode is Mode.PROBE:
             probe_ports = parse_port_list(flags.args[1:], numeric=flags.numeric)
@@ -154,6 +163,7 @@ def _connect_settings(
         connect_timeout=_connect_timeout(flags),
         sockopts=sockopts,
         tls=tls,
+        proxy=None if flags.proxy is None else _proxy_settings(flags.proxy, flags.proxy_auth),
     )
 
 
@@ -193,7 +203,7 @@ def _listen_address(flags: Flags, family: int) -> tuple[str | None, int]:
 
 
 def _listen_settings(flags: Flags, family: int, sockopts: SocketOptions, tls: TlsSettings) -> ListenSettings:
-    host, port = _listen_address(flags, family)
+    host, port = (None, 0) if flags.unix is not None else _listen_address(flags, family)
     if flags.tls and not (flags.cert and flags.key):
         _usage("-l --tls needs --cert FILE and --key FILE to serve TLS")
     for name, given in (("--sni", flags.sni is not None), ("--insecure", flags.insecure)):
@@ -223,7 +233,71 @@ def _listen_settings(flags: Flags, family: int, sockopts: SocketOptions, tls: Tl
         tls=tls,
         exec_argv=_exec_argv(flags),
         greet_file=flags.greet_file,
+        unix=flags.unix,
     )
+
+
+# What a Unix socket has no use for: these are TCP's (and --proxy reaches a TCP HOST PORT).
+_TCP_ONLY = (
+    ("-4", "ipv4"),
+    ("-6", "ipv6"),
+    ("-s/--source", "source"),
+    ("-p/--source-port", "source_port"),
+    ("--keepalive", "keepalive"),
+    ("--keepalive-idle", "keepalive_idle"),
+    ("--keepalive-interval", "keepalive_interval"),
+    ("--keepalive-count", "keepalive_count"),
+    ("--nodelay", "nodelay"),
+    ("--proxy", "proxy"),
+)
+
+
+def _check_unix(flags: Flags, mode: Mode) -> None:
+    """-U PATH replaces HOST PORT: no positional arguments, no TCP-only option, a path the kernel takes."""
+    from tcpcli.net.unix import check_unix_path
+
+    if mode is Mode.DEMO:
+        _usage("--demo and -U/--unix cannot be combined (the demo server is on TCP)")
+    if flags.args:
+        given = " ".join(flags.args)
+        if mode is Mode.LISTEN:
+            _usage(f"-l -U PATH takes no HOST or PORT (got: {given}): tcpcli -l -U /tmp/app.sock")
+        _usage(f"-U PATH takes no HOST or PORT (got: {given}): tcpcli -U /run/app.sock")
+    for label, field in _TCP_ONLY:
+        if getattr(flags, field) not in (False, None):
+            _usage(f"{label} is for TCP connections; it does not apply to the Unix socket -U {flags.unix}")
+    if (problem := check_unix_path(flags.unix or "")) is not None:
+        _usage(f"-U/--unix: {problem}")
+    if mode is not Mode.LISTEN and flags.tls and flags.sni is None and not flags.insecure:
+        _usage("--tls over -U needs --sni NAME (the name the certificate must show) or --insecure")
+
+
+def _check_proxy_flags(flags: Flags, mode: Mode) -> None:
+    if flags.proxy is None:
+        _usage("--proxy-auth gives the credentials for --proxy URL; give --proxy too")
+    if mode in (Mode.LISTEN, Mode.DEMO):
+        _usage(
+            f"--proxy is for connecting to HOST PORT; it does not apply to"
+            f" {'-l' if flags.listen else '--demo'}"
+        )
+    if flags.ipv6 and flags.proxy.lower().startswith("socks4://"):
+        _usage(
+            "-6 and --proxy socks4:// cannot be combined: SOCKS4 carries IPv4 addresses only (try socks5://)"
+        )
+
+
+def _proxy_settings(url: str, auth_file: str | None) -> ProxySettings:
+    """The parsed `--proxy` URL; credentials from `--proxy-auth FILE` win over those in the URL."""
+    from tcpcli.net.proxy import ProxyUrlError, parse_proxy_url, read_proxy_auth
+
+    try:
+        proxy = parse_proxy_url(url)
+    except ProxyUrlError as exc:
+        _usage(f"--proxy: {exc}")
+    if auth_file is not None:
+        username, password = read_proxy_auth(auth_file)  # TcpcliError 66 (unreadable) or 2 (malformed)
+        proxy = proxy._replace(username=username, password=password)
+    return proxy
 
 
 def _exec_argv(flags: Flags) -> tuple[str, ...] | None:

@@ -75,10 +75,15 @@ class Hub(Protocol):
         ...
 
 
-def peer_label(sockaddr: tuple[str, int] | tuple[str, int, int, int] | None) -> str:
-    """`1.2.3.4:5678` for a peer address as asyncio reports it (None once the socket is gone)."""
+def peer_label(sockaddr: tuple[str, int] | tuple[str, int, int, int] | str | None) -> str:
+    """`1.2.3.4:5678` for a peer address as asyncio reports it (None once the socket is gone).
+
+    A string is a label already (a Unix client's `unix:PATH#N`).
+    """
     if not sockaddr:
         return "?"
+    if isinstance(sockaddr, str):
+        return sockaddr
     return format_address(sockaddr[0], sockaddr[1])
 
 
@@ -93,6 +98,7 @@ class Client(asyncio.Protocol):
         "_idle_message",
         "_idle_timeout",
         "_idle_timer",
+        "_label",
         "_loop",
         "_paused",
         "_queue",
@@ -116,8 +122,11 @@ class Client(asyncio.Protocol):
         idle_timeout: float | None,
         idle_message: bytes | None,
         sent_tap: Callable[[Client, bytes], None] | None = None,
+        label: str | None = None,
     ) -> None:
+        """`label`: the name of a client whose address says nothing (`unix:PATH#3`); None: its address."""
         self._hub = hub
+        self._label = label
         self._sent_tap = sent_tap  # --hex-log: sees what is sent to this client, when it is handed to us
         self._idle_timeout = idle_timeout
         self._idle_message = idle_message
@@ -147,7 +156,7 @@ class Client(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         transport.set_write_buffer_limits(high=TRANSPORT_HIGH_WATER)
-        self.peer = peer_label(transport.get_extra_info("peername"))
+        self.peer = self._label or peer_label(transport.get_extra_info("peername"))
         if not self._hub.client_joined(self):
             return
         if self._idle_timeout is not None:

@@ -41,6 +41,7 @@ from tcpcli.engine.taps import ClientLog
 from tcpcli.engine.telnet import ClientTelnet
 from tcpcli.errors import ExitCode, TcpcliError
 from tcpcli.net.sockopts import apply_socket_options
+from tcpcli.net.unix import unix_client_label
 from tcpcli.report import Reporter
 from tcpcli.settings import ListenSettings, Settings
 
@@ -90,6 +91,7 @@ class Hub:
         # stdin is read: with --greet-file a client gets FIN after its file only once this is False
         self._input_open = False
         self._accepting = False
+        self._accepted = 0  # connections accepted so far: numbers Unix clients (`unix:PATH#N`)
         self._retry: asyncio.TimerHandle | None = None
         self._retry_delay = ACCEPT_RETRY_FIRST
         self._exhausted = False  # out of descriptors: said once, and again when it recovers
@@ -223,29 +225,31 @@ class Hub:
             self._start_accepting()
 
     def _admit(self, conn: socket.socket, address: Any) -> None:
+        self._accepted += 1
+        label = unix_client_label(self._listener, self._accepted)  # None for TCP: its address names it
         if self._tls is None and self._make_transport is not None:
             # What asyncio's own server does per connection: the transport at once, no task and no coroutine
             # per client (connect_accepted_socket's task costs a quarter of the time to hold 10,000 clients).
             conn.setblocking(False)
             session = self._settings.session
             tap = self._log.sent if self._log is not None else None
-            client = Client(self, session.idle_timeout, self._listen.idle_message, tap)
+            client = Client(self, session.idle_timeout, self._listen.idle_message, tap, label)
             try:
                 self._make_transport(conn, client, extra={"peername": address})
             except OSError:
                 conn.close()
             return
-        task = self._loop.create_task(self._connect(conn, address))  # it sets conn non-blocking
+        task = self._loop.create_task(self._connect(conn, address, label))  # it sets conn non-blocking
         self._connecting.add(task)
         task.add_done_callback(self._connecting.discard)
 
-    async def _connect(self, conn: socket.socket, address: Any) -> None:
+    async def _connect(self, conn: socket.socket, address: Any, label: str | None = None) -> None:
         """Make the client's transport (over TLS: after its handshake, bounded, reported when it fails)."""
         session = self._settings.session
         tap = self._log.sent if self._log is not None else None
 
         def client() -> Client:
-            return Client(self, session.idle_timeout, self._listen.idle_message, tap)
+            return Client(self, session.idle_timeout, self._listen.idle_message, tap, label)
 
         if self._tls is None:
             try:
@@ -260,7 +264,7 @@ class Hub:
                 )
         except (OSError, ValueError) as exc:  # ssl.SSLError and TimeoutError are OSErrors
             conn.close()
-            self._handshake_failed(exc, address)
+            self._handshake_failed(exc, label or address)
             return
         if self._reporter.verbose and not transport.is_closing():
             self._report_tls(transport)

@@ -7,7 +7,7 @@ import errno
 from tcpcli.connection import Connection
 from tcpcli.core.events import format_address
 from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
-from tcpcli.net.connect import open_connection
+from tcpcli.net.connect import open_connection, target_label
 from tcpcli.report import Reporter
 from tcpcli.settings import Settings, View
 
@@ -25,19 +25,29 @@ def run_connect(settings: Settings, reporter: Reporter) -> int:
 
         context = client_context(settings.connect.tls)  # bad certificate files fail before connecting
         sock = open_connection(settings.connect, reporter.event)
-        return run_on_socket(wrap_client(sock, context, settings.connect, reporter), settings, reporter)
-    return run_on_socket(open_connection(settings.connect, reporter.event), settings, reporter)
+        channel = wrap_client(sock, context, settings.connect, reporter)
+        return run_on_socket(channel, settings, reporter, _peer(settings))
+    return run_on_socket(
+        open_connection(settings.connect, reporter.event), settings, reporter, _peer(settings)
+    )
 
 
-def run_on_socket(sock: Connection, settings: Settings, reporter: Reporter) -> int:
-    """The session over an open connection; listen mode without -k and the demo use this for their client."""
-    try:
-        remote = sock.getpeername()
-    except OSError as exc:  # ENOTCONN: the peer reset the connection before we got this far
-        if exc.errno == errno.ENOTCONN:
-            raise TcpcliError("connection reset by peer as soon as it was made", ExitCode.IO_ERROR) from exc
-        raise translate_os_error(exc, "connection") from exc
-    peer = format_address(remote[0], remote[1])
+def _peer(settings: Settings) -> str | None:
+    """The label for a -U socket or a target behind --proxy (the socket's peer is not what the user named)."""
+    connect = settings.connect
+    assert connect is not None
+    if connect.unix is None and connect.proxy is None:
+        return None
+    return target_label(connect)
+
+
+def run_on_socket(sock: Connection, settings: Settings, reporter: Reporter, peer: str | None = None) -> int:
+    """The session over an open connection; listen mode without -k and the demo use this for their client.
+
+    `peer`: the label to show; None asks the socket (a TCP peer's address).
+    """
+    if peer is None:
+        peer = _peer_address(sock)
     if settings.env.interactive:
         from tcpcli.modes.terminal import run_interactive
 
@@ -50,3 +60,13 @@ def run_on_socket(sock: Connection, settings: Settings, reporter: Reporter) -> i
 
         renderer = make_renderer(settings.view)  # the pipes front's -x / --struct, lent to the engine
     return FdPair(sock, settings.session, settings.view, reporter, peer=peer, renderer=renderer).run()
+
+
+def _peer_address(sock: Connection) -> str:
+    try:
+        remote = sock.getpeername()
+    except OSError as exc:  # ENOTCONN: the peer reset the connection before we got this far
+        if exc.errno == errno.ENOTCONN:
+            raise TcpcliError("connection reset by peer as soon as it was made", ExitCode.IO_ERROR) from exc
+        raise translate_os_error(exc, "connection") from exc
+    return format_address(remote[0], remote[1])

@@ -15,8 +15,9 @@ from tcpcli.core.events import ClientConnected, Listening
 from tcpcli.engine.client import peer_label
 from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
 from tcpcli.modes.connect import run_on_socket
-from tcpcli.net.bind import bind_listener, listening_address, raise_open_file_limit
+from tcpcli.net.bind import LISTEN_BACKLOG, bind_listener, listening_address, raise_open_file_limit
 from tcpcli.net.sockopts import apply_socket_options
+from tcpcli.net.unix import bind_unix, unix_client_label
 from tcpcli.report import Reporter
 from tcpcli.settings import ListenSettings, Settings, View
 
@@ -38,7 +39,26 @@ def run_listen(settings: Settings, reporter: Reporter) -> int:
     many = needs_server_engine(listen)
     if many:
         raise_open_file_limit()
-    listener = bind_listener(listen)
+    if listen.unix is None:
+        return _serve(bind_listener(listen), settings, reporter, context, many)
+    listener, socket_file = bind_unix(listen.unix, LISTEN_BACKLOG)
+    try:
+        return _serve(listener, settings, reporter, context, many)
+    finally:  # errors, Ctrl-C and SIGTERM (raised here as exceptions) included: the file goes if still ours
+        if socket_file is not None:
+            socket_file.remove()
+
+
+def _serve(
+    listener: socket.socket,
+    settings: Settings,
+    reporter: Reporter,
+    context: ssl.SSLContext | None,
+    many: bool,
+) -> int:
+    """Announce the bound listener, then serve one client or many."""
+    listen = settings.listen
+    assert listen is not None
     reporter.always(Listening(listening_address(listener)))  # first stderr line: scripts read the port
     if not many:
         return _serve_one(listener, settings, reporter, context)
@@ -97,6 +117,7 @@ def _serve_one(
 ) -> int:
     """Accept one client, close the listener (a second client is refused, as with nc), run the session."""
     assert settings.listen is not None
+    unix_label = unix_client_label(listener, 1)  # before the listener closes
     try:
         conn, address = listener.accept()
     except OSError as exc:
@@ -104,9 +125,10 @@ def _serve_one(
     finally:
         listener.close()
     stream = conn
+    label = unix_label or peer_label(address)
     try:
         apply_socket_options(conn, settings.listen.sockopts)
-        reporter.event(ClientConnected(peer_label(address), 1))
+        reporter.event(ClientConnected(label, 1))
         if context is not None:
             from tcpcli.net.tls import wrap_server
 
@@ -121,8 +143,8 @@ def _serve_one(
         raise
     except OSError as exc:
         conn.close()
-        raise translate_os_error(exc, f"greeting {peer_label(address)}") from exc
-    return run_on_socket(stream, settings, reporter)
+        raise translate_os_error(exc, f"greeting {label}") from exc
+    return run_on_socket(stream, settings, reporter, label)
 
 
 def _warn_unused_with_exec(settings: Settings, reporter: Reporter) -> None:

@@ -32,7 +32,7 @@ def probe_port(settings: Settings, reporter: Reporter) -> int:
     try:
         sock = open_connection(connect, reporter.event)
     except TcpcliError as exc:
-        if exc.exit_code in _CLOSED:
+        if exc.exit_code in _CLOSED and not _proxy_failed(exc):
             if settings.session.verbose:
                 reporter.error(exc.message)
             return ExitCode.PORT_CLOSED
@@ -41,15 +41,28 @@ def probe_port(settings: Settings, reporter: Reporter) -> int:
     return ExitCode.OK
 
 
+def _proxy_failed(exc: TcpcliError) -> bool:
+    """The proxy itself failed (down, bad credentials): that says nothing about the port, so it is no `1`."""
+    if type(exc) is TcpcliError or type(exc).__name__ != "ProxyHopError":
+        return False
+    from tcpcli.net.proxy import ProxyHopError
+
+    return isinstance(exc, ProxyHopError)
+
+
 def _probe_many(connect: ConnectSettings, ports: tuple[int, ...], reporter: Reporter) -> int:
     deadline = time.monotonic() + connect.connect_timeout
     # imported here: concurrent.futures brings logging (~13 ms), which a one-port -z must not pay for
     from concurrent.futures import ThreadPoolExecutor
 
-    addresses = resolve(connect.host, ports[0], connect.family, deadline, reporter.event)
+    if connect.proxy is not None:  # the proxy resolves and connects: ask it once per port
+        check = lambda port: _is_open_through_proxy(connect._replace(port=port))  # noqa: E731
+    else:
+        addresses = resolve(connect.host, ports[0], connect.family, deadline, reporter.event)
+        check = lambda port: _is_open(connect, with_port(addresses, port))  # noqa: E731
     with ThreadPoolExecutor(min(PROBES_IN_FLIGHT, len(ports)), thread_name_prefix="probe") as pool:
         any_open = False
-        for connected in pool.map(lambda port: _is_open(connect, with_port(addresses, port)), ports):
+        for connected in pool.map(check, ports):
             if connected is not None:  # reported in port order, each as soon as its port is known
                 reporter.event(connected)
                 any_open = True
@@ -63,6 +76,19 @@ def _is_open(connect: ConnectSettings, addresses: list[Address]) -> Connected | 
         sock = connect_to(addresses, connect, events.append)
     except TcpcliError as exc:
         if exc.exit_code in _CLOSED:
+            return None
+        raise
+    sock.close()
+    return next((event for event in events if isinstance(event, Connected)), None)
+
+
+def _is_open_through_proxy(connect: ConnectSettings) -> Connected | None:
+    """As `_is_open`, through --proxy: the proxy's own failures still end the run with their code."""
+    events: list[Event] = []
+    try:
+        sock = open_connection(connect, events.append)
+    except TcpcliError as exc:
+        if exc.exit_code in _CLOSED and not _proxy_failed(exc):
             return None
         raise
     sock.close()

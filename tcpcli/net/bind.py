@@ -28,7 +28,14 @@ def bind_listener(settings: ListenSettings) -> socket.socket:
 
 
 def listening_address(sock: socket.socket) -> str:
-    """`[::]:PORT`, `0.0.0.0:PORT` or the bound address: the real port when the user asked for 0."""
+    """`[::]:PORT`, `0.0.0.0:PORT` or the bound address: the real port when the user asked for 0.
+
+    A Unix socket: `unix:PATH`, or `@name` for an abstract one.
+    """
+    if sock.family == socket.AF_UNIX:
+        from tcpcli.net.unix import show_bound
+
+        return show_bound(sock)
     host, port = sock.getsockname()[:2]
     return format_address(host, port)
 

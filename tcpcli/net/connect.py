@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["Address", "connect_to", "open_connection", "resolve", "with_port"]
+__all__ = ["Address", "connect_to", "open_connection", "resolve", "target_label", "with_port"]
 
 import socket
 import threading
@@ -22,10 +22,30 @@ MIN_ATTEMPT_SECONDS = 2.0
 
 
 def open_connection(settings: ConnectSettings, report: Report) -> socket.socket:
-    """A connected, blocking TCP socket with the user's socket options, or a TcpcliError with its code."""
+    """A connected, blocking socket (TCP, -U Unix, or through --proxy), or a TcpcliError with its code."""
+    if settings.unix is not None:
+        from tcpcli.net.unix import connect_unix, show_unix
+
+        report(Trying(show_unix(settings.unix)))
+        sock = connect_unix(settings.unix, settings.connect_timeout)
+        report(Connected("unix socket", show_unix(settings.unix)))
+        return sock
+    if settings.proxy is not None:
+        from tcpcli.net.proxy import open_proxied
+
+        return open_proxied(settings, report)
     deadline = time.monotonic() + settings.connect_timeout
     addresses = resolve(settings.host, settings.port, settings.family, deadline, report)
     return connect_to(addresses, settings, report, deadline)
+
+
+def target_label(settings: ConnectSettings) -> str:
+    """How messages name what we connect to: `host:port`, `unix:/run/app.sock` or `@name`."""
+    if settings.unix is not None:
+        from tcpcli.net.unix import show_unix
+
+        return show_unix(settings.unix)
+    return format_address(settings.host, settings.port)
 
 
 def with_port(addresses: list[Address], port: int) -> list[Address]:
@@ -34,9 +54,16 @@ def with_port(addresses: list[Address], port: int) -> list[Address]:
 
 
 def connect_to(
-    addresses: list[Address], settings: ConnectSettings, report: Report, deadline: float | None = None
+    addresses: list[Address],
+    settings: ConnectSettings,
+    report: Report,
+    deadline: float | None = None,
+    doing: str | None = None,
 ) -> socket.socket:
-    """Try each resolved address in turn until `deadline` (time.monotonic(); default: -w from now)."""
+    """Try each resolved address in turn until `deadline` (time.monotonic(); default: -w from now).
+
+    `doing` starts the failure's message (default `connect to HOST:PORT`; the proxy hop says `proxy ...`).
+    """
     if deadline is None:
         deadline = time.monotonic() + settings.connect_timeout
     last_error: OSError | None = None
@@ -57,13 +84,13 @@ def connect_to(
         local = sock.getsockname()
         report(Connected(format_address(local[0], local[1]), format_address(sockaddr[0], sockaddr[1])))
         return sock
-    target = format_address(settings.host, settings.port)
+    doing = doing or f"connect to {format_address(settings.host, settings.port)}"
     if last_error is None:
         raise TcpcliError(
-            f"connect to {target}: timed out after {settings.connect_timeout:g} s (raise it with -w)",
+            f"{doing}: timed out after {settings.connect_timeout:g} s (raise it with -w)",
             ExitCode.TIMEOUT,
         )
-    error = translate_os_error(last_error, f"connect to {target}")
+    error = translate_os_error(last_error, doing)
     if error.exit_code is ExitCode.TIMEOUT:
         error.message += f" after {settings.connect_timeout:g} s (raise it with -w)"
     raise error from last_error

@@ -14,6 +14,7 @@ import ssl
 from tcpcli.core.certinfo import CertificateFormatError, summarize_certificate
 from tcpcli.core.events import PeerCertificate, TlsEstablished, format_address
 from tcpcli.errors import ExitCode, TcpcliError
+from tcpcli.net.connect import target_label
 from tcpcli.net.tlschannel import TlsChannel
 from tcpcli.net.tlserrors import handshake_error
 from tcpcli.report import Reporter
@@ -64,12 +65,14 @@ def wrap_client(
     sock: socket.socket, context: ssl.SSLContext, connect: ConnectSettings, reporter: Reporter
 ) -> TlsChannel:
     """Handshake as the client within `-w`; the certificate is checked against `--sni` or the host."""
-    name = connect.tls.sni or connect.host
+    name = connect.tls.sni or connect.host or None  # -U --insecure: no name to send
     if context.verify_mode == ssl.CERT_NONE:
         reporter.warning(INSECURE_WARNING)
     # Python sends no SNI for an address literal and checks it against the certificate's IP names instead.
-    label = format_address(connect.host, connect.port)  # as the user wrote it, not the address it resolved to
-    channel = _handshake(sock, context, reporter, connect.connect_timeout, label, server_hostname=name)
+    label = target_label(connect)  # as the user wrote it, not the address it resolved to
+    channel = _handshake(
+        sock, context, reporter, connect.connect_timeout, label, server_hostname=name, server_side=False
+    )
     report_session(channel, reporter, name if context.verify_mode != ssl.CERT_NONE else None)
     return channel
 
@@ -80,7 +83,7 @@ def wrap_server(
     """Handshake as the server with an accepted client within `timeout` s; on failure the socket is closed."""
     try:
         address = sock.getpeername()
-        label = f"client {format_address(address[0], address[1])}"
+        label = f"client {format_address(address[0], address[1])}" if address else "a unix socket client"
     except OSError:
         label = "a client that already left"
     channel = _handshake(sock, context, reporter, timeout, label, server_hostname=None)
@@ -95,8 +98,10 @@ def _handshake(
     timeout: float,
     peer: str,
     server_hostname: str | None,
+    server_side: bool | None = None,  # default: a server when there is no name to check
 ) -> TlsChannel:
-    server_side = server_hostname is None
+    if server_side is None:
+        server_side = server_hostname is None
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     try:
         tls = context.wrap_bio(incoming, outgoing, server_side=server_side, server_hostname=server_hostname)

@@ -36,6 +36,8 @@ PROMPT_EXIT_WAIT = 1.0
 def history_service(settings: Settings) -> str | None:
     """The service whose history a session uses (HOST:PORT as typed), None for the shared history."""
     if settings.mode is Mode.CONNECT and settings.connect is not None:
+        if settings.connect.unix is not None:  # -U: the socket's path (or @name) is the service
+            return f"unix:{settings.connect.unix}"
         return format_address(settings.connect.host, settings.connect.port)
     return None  # listen mode has no one peer; --demo's port changes every run
 
