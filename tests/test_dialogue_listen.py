@@ -145,3 +145,32 @@ def test_our_own_dialogue_as_the_client_of_our_scripted_server(script: str) -> N
         assert transcript[0] == "< 220 test server\\r\\n"
         assert "> HELO me\\r\\n" in transcript
         assert "> FIN" in transcript and "< 221 bye\\r\\n" in transcript
+
+
+def test_dialogues_over_a_unix_socket_both_sides(script: str, tmp_path: Path) -> None:
+    # the scripted server listens on -U (its clients named unix:PATH#N), our own dialogue connects with -U
+    path = str(tmp_path / "chat.sock")
+    server = subprocess.Popen(
+        [*TCPCLI, "-l", "-U", path, "--script", script, "-v"],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert server.stderr is not None
+        assert server.stderr.readline() == f"tcpcli: listening on unix:{path}\n".encode()
+        client = subprocess.run(
+            [*TCPCLI, "-U", path, "--send", "HELO bob\\r\\n", "--expect", "250 hello bob", "-v"],
+            capture_output=True,
+            timeout=WAIT,
+        )
+        assert client.returncode == 0, client.stderr
+        assert "> FIN\n" in client.stderr.decode()  # it stops after its one step, before the QUIT step
+        assert server.wait(timeout=WAIT) == 1
+        rest = server.stderr.read().decode()
+        assert f"tcpcli: client unix:{path}#1: expect #2 /QUIT" in rest
+        assert not Path(path).exists()  # the socket file goes with the server
+    finally:
+        server.kill()
+        server.wait()
+        assert server.stderr is not None
+        server.stderr.close()

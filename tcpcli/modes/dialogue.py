@@ -24,7 +24,7 @@ from tcpcli.core.verdict import captures_json
 from tcpcli.engine.dialogue import run_steps
 from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
 from tcpcli.fronts.pipes.chatlog import ChatLog
-from tcpcli.net.connect import open_connection
+from tcpcli.net.connect import open_connection, target_label
 from tcpcli.report import Reporter
 from tcpcli.settings import Settings
 
@@ -42,7 +42,7 @@ def run_dialogue(settings: Settings, reporter: Reporter) -> int:
         return _serve(settings, reporter)
     connect = settings.connect
     assert connect is not None
-    peer = format_address(connect.host, connect.port)
+    peer = target_label(connect)
     if connect.tls.enabled:
         from tcpcli.net.tls import client_context, wrap_client
 
@@ -80,7 +80,7 @@ def _converse(conn: Connection, settings: Settings, peer: str, number: int | Non
 
 def _serve(settings: Settings, reporter: Reporter) -> int:
     """Bind, announce, then run the script against one client (exit with its outcome) or many (-k)."""
-    from tcpcli.net.bind import bind_listener, listening_address
+    from tcpcli.net.bind import listener_for, listening_address
 
     listen = settings.listen
     assert listen is not None and settings.dialogue is not None
@@ -89,21 +89,30 @@ def _serve(settings: Settings, reporter: Reporter) -> int:
         from tcpcli.net.tls import server_context
 
         context = server_context(listen.tls)  # bad certificate or key: fail before binding
-    listener = bind_listener(listen)
-    reporter.always(Listening(listening_address(listener)))  # first stderr line: scripts read the port
-    server = _ScriptedServer(settings, reporter, context)
-    if not listen.keep_open:
+    with listener_for(listen) as listener, listener:
+        reporter.always(Listening(listening_address(listener)))  # first stderr line: scripts read the port
+        server = _ScriptedServer(settings, reporter, context)
+        if listen.keep_open:
+            server.serve_forever(listener)
         try:
             conn, address = listener.accept()
         except OSError as exc:
             raise translate_os_error(exc, "accepting a client") from exc
-        finally:
-            listener.close()
-        server.serve(conn, address, 1)
-        return ExitCode.OK
-    with listener:
-        server.serve_forever(listener)
+        label = _client_label(listener, address, 1)
+        listener.close()  # one client: nobody else may connect while it is served
+        server.serve(conn, label, 1)
     return ExitCode.OK  # not reached: the loop ends with a signal's exception
+
+
+def _client_label(listener: socket.socket, address: tuple[str, int] | str, number: int) -> str:
+    """`host:port`, or `unix:PATH#N` / `@name#N` for a Unix socket's clients (they have no address)."""
+    from tcpcli.net.unix import unix_client_label
+
+    label = unix_client_label(listener, number)
+    if label is None:
+        assert isinstance(address, tuple)
+        label = format_address(address[0], address[1])
+    return label
 
 
 class _ScriptedServer:
@@ -131,7 +140,7 @@ class _ScriptedServer:
                     continue
                 raise translate_os_error(exc, "accepting a client") from exc
             number += 1
-            label = format_address(address[0], address[1])
+            label = _client_label(listener, address, number)
             with self._lock:
                 full = self._max is not None and self._active >= self._max
                 if not full:
@@ -141,23 +150,22 @@ class _ScriptedServer:
                 self._reporter.event(ClientRejected(label, f"--max-clients {self._max} reached"))
                 continue
             thread = threading.Thread(
-                target=self._serve_counted, args=(conn, address, number), name=f"client-{number}", daemon=True
+                target=self._serve_counted, args=(conn, label, number), name=f"client-{number}", daemon=True
             )
             thread.start()
 
-    def _serve_counted(self, conn: socket.socket, address: tuple[str, int], number: int) -> None:
+    def _serve_counted(self, conn: socket.socket, label: str, number: int) -> None:
         try:
-            self.serve(conn, address, number)
+            self.serve(conn, label, number)
         except TcpcliError as exc:
             self._reporter.error(exc.message)  # the client did not follow the script: the server goes on
         finally:
             with self._lock:
                 self._active -= 1
 
-    def serve(self, conn: socket.socket, address: tuple[str, int], number: int) -> None:
+    def serve(self, conn: socket.socket, label: str, number: int) -> None:
         """One client through the script; TcpcliError naming the client when it does not follow it."""
         assert self._settings.listen is not None
-        label = format_address(address[0], address[1])
         self._reporter.event(ClientConnected(label, self._active or 1))
         stream: Connection = conn
         try:

@@ -15,9 +15,9 @@ from tcpcli.core.events import ClientConnected, Listening
 from tcpcli.engine.client import peer_label
 from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
 from tcpcli.modes.connect import run_on_socket
-from tcpcli.net.bind import LISTEN_BACKLOG, bind_listener, listening_address, raise_open_file_limit
+from tcpcli.net.bind import listener_for, listening_address, raise_open_file_limit
 from tcpcli.net.sockopts import apply_socket_options
-from tcpcli.net.unix import bind_unix, unix_client_label
+from tcpcli.net.unix import unix_client_label
 from tcpcli.report import Reporter
 from tcpcli.settings import ListenSettings, Settings, View
 
@@ -39,14 +39,8 @@ def run_listen(settings: Settings, reporter: Reporter) -> int:
     many = needs_server_engine(listen)
     if many:
         raise_open_file_limit()
-    if listen.unix is None:
-        return _serve(bind_listener(listen), settings, reporter, context, many)
-    listener, socket_file = bind_unix(listen.unix, LISTEN_BACKLOG)
-    try:
+    with listener_for(listen) as listener:
         return _serve(listener, settings, reporter, context, many)
-    finally:  # errors, Ctrl-C and SIGTERM (raised here as exceptions) included: the file goes if still ours
-        if socket_file is not None:
-            socket_file.remove()
 
 
 def _serve(

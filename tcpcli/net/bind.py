@@ -6,6 +6,7 @@ import contextlib
 import errno
 import ipaddress
 import socket
+from collections.abc import Iterator
 
 from tcpcli.core.events import format_address
 from tcpcli.errors import ExitCode, TcpcliError, UsageError, translate_os_error
@@ -25,6 +26,26 @@ def bind_listener(settings: ListenSettings) -> socket.socket:
         return _bind_wildcard(settings.port, settings.family)
     family, sockaddr = _resolve(settings.host, settings.port, settings.family)
     return _bind(family, sockaddr, v6only=settings.family == socket.AF_INET6)
+
+
+@contextlib.contextmanager
+def listener_for(settings: ListenSettings) -> Iterator[socket.socket]:
+    """The -l listening socket, TCP or Unix (-U), for the length of the `with` block.
+
+    A Unix socket's file is removed on the way out (errors, Ctrl-C and SIGTERM, raised as exceptions,
+    included) if it is still ours. The socket itself is the caller's to close (it may hand it on).
+    """
+    if settings.unix is None:
+        yield bind_listener(settings)
+        return
+    from tcpcli.net.unix import bind_unix
+
+    listener, socket_file = bind_unix(settings.unix, LISTEN_BACKLOG)
+    try:
+        yield listener
+    finally:
+        if socket_file is not None:
+            socket_file.remove()
 
 
 def listening_address(sock: socket.socket) -> str:
