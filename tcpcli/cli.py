@@ -44,6 +44,10 @@ def run(settings: Settings) -> int:
         from tcpcli.modes.listen import run_listen
 
         return run_listen(settings, reporter)
+    if settings.mode is Mode.RELAY:
+        from tcpcli.modes.relay import run_relay
+
+        return run_relay(settings, reporter)
     if settings.mode is Mode.DEMO:
         from tcpcli.modes.demo import run_demo
 

@@ -20,10 +20,14 @@ __all__ = [
     "Flags",
     "ListenSettings",
     "Mode",
+    "RelaySettings",
+    "RelayTarget",
     "SessionSettings",
     "Settings",
     "SocketOptions",
+    "TcpTarget",
     "TlsSettings",
+    "UnixTarget",
     "View",
     "ViewSettings",
 ]
@@ -34,6 +38,7 @@ class Mode(enum.Enum):
     LISTEN = "listen"
     PROBE = "probe"  # -z
     DEMO = "demo"
+    RELAY = "relay"  # -l ... --to TARGET
 
 
 class View(enum.Enum):
@@ -88,6 +93,32 @@ class ListenSettings(NamedTuple):
     tls: TlsSettings = TlsSettings()
     exec_argv: tuple[str, ...] | None = None  # --exec CMD (split like a shell) or --sh-exec CMD (/bin/sh -c)
     greet_file: str | None = None  # --greet-file: its bytes are sent to each client on connect
+
+
+class TcpTarget(NamedTuple):
+    """--to HOST:PORT (or [V6]:PORT): where the relay connects for each client."""
+
+    host: str
+    port: int
+
+
+class UnixTarget(NamedTuple):
+    """--to unix:PATH."""
+
+    path: str
+
+
+RelayTarget = TcpTarget | UnixTarget
+
+
+class RelaySettings(NamedTuple):
+    """The relay's upstream side (`-l ... --to TARGET`); the listening side is the ListenSettings."""
+
+    target: RelayTarget
+    # -w, -4/-6, -s/-p, --to-tls with --cafile/--sni/--insecure: how each upstream connection is made (for a
+    # unix target host and port are unused)
+    upstream: ConnectSettings
+    transcript: bool = True  # False: --no-transcript, a plain port forwarder
 
 
 class ViewSettings(NamedTuple):
@@ -153,6 +184,7 @@ class Settings(NamedTuple):
     view: ViewSettings
     connect: ConnectSettings | None = None
     listen: ListenSettings | None = None
+    relay: RelaySettings | None = None  # Mode.RELAY: the upstream side (listen holds the listening side)
     probe_ports: tuple[int, ...] = ()  # -z: every port to check (ConnectSettings.port is the first)
     env: Environment = Environment()
     stderr_color: bool = False  # colour on the stderr lines (--color, NO_COLOR, stderr a terminal)
@@ -210,3 +242,6 @@ class Flags(NamedTuple):
     shutdown_on_eof: bool = False  # -N: OpenBSD nc's "shutdown after EOF", tcpcli's default anyway
     numeric: bool = False  # -n: no DNS or service-name look-ups
     no_stdin: bool = False  # -d: do not read stdin
+    to: str | None = None  # --to TARGET: relay each client to TARGET
+    to_tls: bool = False
+    no_transcript: bool = False
