@@ -27,6 +27,7 @@ from typing import Any
 from tcpcli.core.events import ClientRejected, Event, RelayClosed, RelayOpened, ServerStopping, format_address
 from tcpcli.engine.acceptor import Acceptor, accept_tls, add_stop_signals, remove_stop_signals
 from tcpcli.engine.client import peer_label
+from tcpcli.engine.local import InputReader, can_read_stdin
 from tcpcli.engine.relayed import CopyConnection, Relayed, Side, SpliceConnection, reset_socket, side_factory
 from tcpcli.engine.seam import Outbox, Peer, Transcript, TranscriptFactory
 from tcpcli.engine.taps import RelayLog
@@ -61,6 +62,7 @@ class Relay:
         self._listen = settings.listen
         self._relay: RelaySettings = settings.relay
         self._session = settings.session
+        self._stdin_tty = settings.env.stdin_tty
         self._reporter = reporter
         self._transcript_factory = transcript
         self._client_tls = client_tls
@@ -125,7 +127,12 @@ class Relay:
             self._acceptor.start()
             async with asyncio.TaskGroup() as tasks:
                 self._tasks = tasks
+                pump = None
+                if self._transcript is not None and not self._transcript.typed_input and can_read_stdin():
+                    pump = tasks.create_task(self._pump_input())
                 await self._stopping.wait()
+                if pump is not None:
+                    pump.cancel()
                 await self._shutdown()
         finally:
             remove_stop_signals()
@@ -140,6 +147,17 @@ class Relay:
                 else:
                     self.error = TcpcliError(lost, ExitCode.IO_ERROR)
         return ExitCode.OK
+
+    async def _pump_input(self) -> None:
+        """stdin, when the front does not read it itself: to the newest open connection's upstream, as
+        typed lines are (input that comes while no connection is open is dropped)."""
+        session = self._session
+        reader = InputReader(0, self._stdin_tty, session.crlf, session.eol)
+        try:
+            while data := await reader.read():
+                self.from_local(data)
+        finally:
+            reader.stop()
 
     # ------------------------------------------------------------ accepting and connecting
 
@@ -294,6 +312,8 @@ class Relay:
         seconds = self._loop.time() - conn.started
         if self._transcript is not None:
             self._transcript.closed(conn.number, conn.up, conn.down, seconds, time.time())
+            if conn.how and not conn.reset and self._reporter.verbose:  # an RST is in the transcript
+                self._transcript.warning(f"#{conn.number} closed: {conn.how}")
         else:
             self._report(RelayClosed(conn.number, conn.up, conn.down, seconds, conn.how))
         if not self._stopping.is_set():

@@ -442,3 +442,37 @@ def test_ipv6_upstream(peer: Callable[..., PeerServer]) -> None:
         with server.connect() as client:
             assert exchange(client, b"six") == b"six"
         assert server.wait() == 0
+
+
+def test_stdin_goes_to_the_newest_connections_upstream(
+    peer: Callable[..., PeerServer], tmp_path: Path
+) -> None:
+    heard: list[bytes] = []
+
+    def listen_for_a_line(conn: socket.socket) -> None:
+        data = b""
+        while b"\n" not in data:
+            data += conn.recv(100)
+        heard.append(data)
+
+    upstream = peer(listen_for_a_line)
+    with (
+        (tmp_path / "out").open("wb") as out,
+        relaying(upstream.port, "-k", path="copy", stdout=out) as server,
+    ):
+        with server.connect():
+            eventually(lambda: "#1 open" in (tmp_path / "out").read_text())
+            server.write_stdin(b"injected\n")
+            eventually(lambda: heard == [b"injected\n"])
+        server.stop(signal.SIGINT)
+
+
+def test_verbose_without_transcript_reports_opens_and_closes(peer: Callable[..., PeerServer]) -> None:
+    upstream = peer(echo_handler)
+    with relaying(upstream.port, "-v") as server:
+        with server.connect() as client:
+            assert exchange(client, b"12345") == b"12345"
+        assert server.wait() == 0
+        rest = server.rest_of_stderr()
+    assert "tcpcli: #1 open 127.0.0.1:" in rest and f"-> 127.0.0.1:{upstream.port}\n" in rest
+    assert "tcpcli: #1 closed: 5 bytes >, 5 bytes <, " in rest
