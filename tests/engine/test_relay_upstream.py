@@ -19,7 +19,17 @@ def upstream_to(host: str, port: int, timeout: float = 5.0) -> Upstream:
     return Upstream(RelaySettings(target, ConnectSettings(host, port, connect_timeout=timeout)))
 
 
-def test_many_concurrent_connects_through_one_shared_name_lookup() -> None:
+def test_many_concurrent_connects_through_one_shared_name_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tcpcli.net import upstream as module
+
+    lookups: list[str] = []
+    real_resolve = module.resolve
+
+    def counted(host: str, *args: object) -> object:
+        lookups.append(host)
+        return real_resolve(host, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "resolve", counted)
     listener = socket.create_server(("127.0.0.1", 0), backlog=512)
     port = listener.getsockname()[1]
 
@@ -32,6 +42,7 @@ def test_many_concurrent_connects_through_one_shared_name_lookup() -> None:
     try:
         socks = asyncio.run(connect_all())
         assert len(socks) == 200 and all(sock.getpeername()[1] == port for sock in socks)
+        assert lookups == ["localhost"]  # the real resolver, asked once for all of them
         for sock in socks:
             sock.close()
     finally:
