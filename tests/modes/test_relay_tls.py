@@ -84,8 +84,8 @@ def test_untrusted_upstream_certificate_resets_the_client_and_exits_76(
     upstream = peer(tls_handler(server_context(pki.self_signed), tls_echo))
     with relaying("--to", f"127.0.0.1:{upstream.port}", "--to-tls") as server:
         with (
-            socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as client,
             pytest.raises(ConnectionResetError),
+            socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as client,
         ):
             client.recv(10)
         assert server.wait() == 76
