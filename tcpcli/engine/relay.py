@@ -112,6 +112,7 @@ class Relay:
 
     async def run(self) -> int:
         self._loop = asyncio.get_running_loop()
+        self._loop.set_exception_handler(self._loop_error)
         self._stopping = asyncio.Event()
         self._upstream = Upstream(self._relay)
         path = self._session.hex_log
@@ -371,6 +372,12 @@ class Relay:
             conn.abort("relay stopping")
         for _ in range(2):  # let connection_lost callbacks run: they report the closes
             await asyncio.sleep(0)
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """asyncio's own complaints as one line (never a traceback)."""
+        exc = context.get("exception")
+        detail = f": {exc}" if exc is not None else ""
+        self._warn(f"{context.get('message', 'event loop error')}{detail}")
 
 
 def _peer_of(sock: socket.socket, fallback: str) -> str:
