@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["C_SINK_SOURCE", "SinkReport", "build_c_sink", "run_c_sink"]
+__all__ = ["C_SINK_SOURCE", "SinkReport", "build_c_program", "build_c_sink", "run_c_sink"]
 
 C_SINK_SOURCE = r"""
 #define _GNU_SOURCE
@@ -72,13 +72,19 @@ class SinkReport(NamedTuple):
 
 def build_c_sink(directory: Path | None = None) -> Path | None:
     """Compile the C sink into `directory` (a new temporary one by default); None without a C compiler."""
+    return build_c_program("sink", C_SINK_SOURCE, directory)
+
+
+def build_c_program(name: str, source_text: str, directory: Path | None = None) -> Path | None:
+    """Compile one C file into `directory`/`name` (a new temporary directory by default); None without a
+    C compiler."""
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         return None
     where = directory or Path(tempfile.mkdtemp(prefix="tcpcli-bench-"))
-    source = where / "sink.c"
-    source.write_text(C_SINK_SOURCE)
-    program = where / "sink"
+    source = where / f"{name}.c"
+    source.write_text(source_text)
+    program = where / name
     subprocess.run([compiler, "-O2", "-o", str(program), str(source)], check=True, timeout=60)
     return program
 

@@ -48,6 +48,10 @@ def run(settings: Settings) -> int:
         from tcpcli.modes.listen import run_listen
 
         return run_listen(settings, reporter)
+    if settings.mode is Mode.RELAY:
+        from tcpcli.modes.relay import run_relay
+
+        return run_relay(settings, reporter)
     if settings.mode is Mode.DEMO:
         from tcpcli.modes.demo import run_demo
 
@@ -180,6 +184,28 @@ def _run_command_line(arguments: list[str]) -> int:
     except TcpcliError as exc:
         _say(exc.message, color)
         return exc.exit_code
+    except Exception as exc:  # a bug: one line (a traceback only when asked), never a wall of Python
+        return _internal_error(exc, color)
+
+
+def _internal_error(exc: BaseException, color: str) -> int:
+    """Exit 70 (EX_SOFTWARE) with one line naming the error; TCPCLI_DEBUG=1 prints the traceback too."""
+    from tcpcli.errors import ExitCode, Terminated
+
+    if isinstance(exc, BaseExceptionGroup):  # from a TaskGroup: the first real error names it
+        inner = exc.exceptions[0]
+        if isinstance(inner, (KeyboardInterrupt, Terminated)):
+            raise inner
+        return _internal_error(inner, color)
+    if isinstance(exc, Terminated):
+        raise exc
+    if os.environ.get("TCPCLI_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc)
+    detail = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+    _say(f"internal error: {detail} (a bug: please report it; TCPCLI_DEBUG=1 shows the traceback)", color)
+    return ExitCode.SOFTWARE
 
 
 def _color_asked(arguments: list[str]) -> str:

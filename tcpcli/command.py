@@ -43,7 +43,7 @@ Exit codes:
   65  malformed script         76  TLS failed
   66  unreadable input file    77  permission denied
   68  unknown host             130 Ctrl-C, 143 SIGTERM
-  69  refused, address in use
+  69  refused, address in use  70  a bug in tcpcli
 """
 
 # Lines of the help above stay within 58 columns: they never wrap in an 80- or 60-column terminal.

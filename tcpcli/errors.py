@@ -28,6 +28,7 @@ class ExitCode(enum.IntEnum):
     TIMEOUT = 75
     TLS = 76
     NO_PERMISSION = 77
+    SOFTWARE = 70  # a bug in tcpcli itself (sysexits EX_SOFTWARE); TCPCLI_DEBUG=1 adds the traceback
     INTERRUPTED = 130
     TERMINATED = 143
 

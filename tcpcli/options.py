@@ -135,6 +135,29 @@ OPTIONS: tuple[Option, ...] = (
     _value(
         "max_clients", ("--max-clients",), "N", "Close clients beyond N at once.", LISTEN, listen_only=True
     ),
+    _value(
+        "to",
+        ("--to",),
+        "TARGET",
+        "Relay each client to TARGET (HOST:PORT or [IPv6]:PORT) and show who said what, per connection: "
+        "tcpcli -l 6380 --to 127.0.0.1:6379 -k.",
+        LISTEN,
+        listen_only=True,
+    ),
+    _switch(
+        "to_tls",
+        ("--to-tls",),
+        "Speak TLS to the --to upstream (verified; --cafile, --sni, --insecure apply to it).",
+        LISTEN,
+        True,
+    ),
+    _switch(
+        "no_transcript",
+        ("--no-transcript",),
+        "With --to: show no bytes, just forward them (fast; -v still reports opens and closes).",
+        LISTEN,
+        True,
+    ),
     _switch(
         "probe",
         ("-z", "--zero-io"),

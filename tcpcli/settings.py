@@ -25,10 +25,14 @@ __all__ = [
     "ListenSettings",
     "Mode",
     "ProxySettings",
+    "RelaySettings",
+    "RelayTarget",
     "SessionSettings",
     "Settings",
     "SocketOptions",
+    "TcpTarget",
     "TlsSettings",
+    "UnixTarget",
     "View",
     "ViewSettings",
 ]
@@ -39,6 +43,7 @@ class Mode(enum.Enum):
     LISTEN = "listen"
     PROBE = "probe"  # -z
     DEMO = "demo"
+    RELAY = "relay"  # -l ... --to TARGET
 
 
 class View(enum.Enum):
@@ -113,6 +118,32 @@ class ListenSettings(NamedTuple):
     unix: str | None = None  # -l -U PATH (`@name`: abstract): listen on a Unix stream socket, no port
 
 
+class TcpTarget(NamedTuple):
+    """--to HOST:PORT (or [V6]:PORT): where the relay connects for each client."""
+
+    host: str
+    port: int
+
+
+class UnixTarget(NamedTuple):
+    """--to unix:PATH."""
+
+    path: str
+
+
+RelayTarget = TcpTarget | UnixTarget
+
+
+class RelaySettings(NamedTuple):
+    """The relay's upstream side (`-l ... --to TARGET`); the listening side is the ListenSettings."""
+
+    target: RelayTarget
+    # -w, -4/-6, -s/-p, --to-tls with --cafile/--sni/--insecure: how each upstream connection is made (for a
+    # unix target host and port are unused)
+    upstream: ConnectSettings
+    transcript: bool = True  # False: --no-transcript, a plain port forwarder
+
+
 class ViewSettings(NamedTuple):
     view: View = View.TEXT
     encoding: str = "utf-8"
@@ -185,6 +216,7 @@ class Settings(NamedTuple):
     view: ViewSettings
     connect: ConnectSettings | None = None
     listen: ListenSettings | None = None
+    relay: RelaySettings | None = None  # Mode.RELAY: the upstream side (listen holds the listening side)
     probe_ports: tuple[int, ...] = ()  # -z: every port to check (ConnectSettings.port is the first)
     env: Environment = Environment()
     stderr_color: bool = False  # colour on the stderr lines (--color, NO_COLOR, stderr a terminal)
@@ -253,3 +285,6 @@ class Flags(NamedTuple):
     unix: str | None = None  # -U PATH
     proxy: str | None = None  # --proxy URL
     proxy_auth: str | None = None  # --proxy-auth FILE
+    to: str | None = None  # --to TARGET: relay each client to TARGET
+    to_tls: bool = False
+    no_transcript: bool = False

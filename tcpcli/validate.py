@@ -20,9 +20,11 @@ from tcpcli.settings import (
     ListenSettings,
     Mode,
     ProxySettings,
+    RelaySettings,
     SessionSettings,
     Settings,
     SocketOptions,
+    TcpTarget,
     TlsSettings,
     View,
     ViewSettings,
@@ -39,6 +41,7 @@ from tcpcli.values import (
     parse_port,
     parse_port_list,
     parse_seconds,
+    parse_target,
 )
 
 if TYPE_CHECKING:
@@ -54,10 +57,12 @@ def _usage(message: str) -> NoReturn:
 def validate(flags: Flags, env: Environment) -> Settings:
     """Validate every flag, return frozen settings; the first bad one raises TcpcliError with its code."""
     mode = _mode(flags)
+    if mode is Mode.LISTEN:
+        mode = _relay_or_listen(flags)
     view = _view_settings(flags, env)
     session = _session_settings(flags)
     sockopts = _socket_options(flags)
-    tls = _tls_settings(flags)
+    tls, upstream_tls = _relay_tls_settings(flags) if mode is Mode.RELAY else (_tls_settings(flags), None)
     family = _family(flags)
     _check_listen_only_flags(flags, mode)
     if flags.unix is not None:
@@ -66,6 +71,7 @@ def validate(flags: Flags, env: Environment) -> Settings:
         _check_proxy_flags(flags, mode)
     connect: ConnectSettings | None = None
     listen: ListenSettings | None = None
+    relay: RelaySettings | None = None
     probe_ports: tuple[int, ...] = ()
     if mode in (Mode.CONNECT, Mode.PROBE) and flags.unix is not None:
         connect = ConnectSettings(
@@ -77,6 +83,9 @@ def validate(flags: Flags, env: Environment) -> Settings:
             probe_ports = parse_port_list(flags.args[1:], numeric=flags.numeric)
     elif mode is Mode.LISTEN:
         listen = _listen_settings(flags, family, sockopts, tls)
+    elif mode is Mode.RELAY:
+        assert upstream_tls is not None
+        listen, relay = _relay_settings(flags, family, sockopts, tls, upstream_tls)
     else:
         if flags.args:
             _usage("--demo takes no HOST or PORT (it starts its own server on 127.0.0.1)")
@@ -87,7 +96,10 @@ def validate(flags: Flags, env: Environment) -> Settings:
             sockopts=sockopts,
             tls=tls,
         )
-    _check_files(session, tls, listen)
+    if upstream_tls is not None:  # the relay: files of both sides are checked
+        _check_files(session, tls._replace(cafile=upstream_tls.cafile), listen)
+    else:
+        _check_files(session, tls, listen)
     dialogue = _dialogue_settings(flags, mode, session)
     return Settings(
         mode=mode,
@@ -95,6 +107,7 @@ def validate(flags: Flags, env: Environment) -> Settings:
         view=view,
         connect=connect,
         listen=listen,
+        relay=relay,
         probe_ports=probe_ports,
         env=env,
         stderr_color=env.color(flags.color, env.stderr_tty),
@@ -268,7 +281,7 @@ def _check_unix(flags: Flags, mode: Mode) -> None:
             _usage(f"{label} is for TCP connections; it does not apply to the Unix socket -U {flags.unix}")
     if (problem := check_unix_path(flags.unix or "")) is not None:
         _usage(f"-U/--unix: {problem}")
-    if mode is not Mode.LISTEN and flags.tls and flags.sni is None and not flags.insecure:
+    if mode not in (Mode.LISTEN, Mode.RELAY) and flags.tls and flags.sni is None and not flags.insecure:
         _usage("--tls over -U needs --sni NAME (the name the certificate must show) or --insecure")
 
 
@@ -300,6 +313,88 @@ def _proxy_settings(url: str, auth_file: str | None) -> ProxySettings:
     return proxy
 
 
+def _relay_or_listen(flags: Flags) -> Mode:
+    """-l with --to is the relay; the relay's own switches without --to are usage errors."""
+    if flags.to is not None:
+        return Mode.RELAY
+    for name, given in (("--to-tls", flags.to_tls), ("--no-transcript", flags.no_transcript)):
+        if given:
+            _usage(f"{name} is for the relay: add --to HOST:PORT (e.g. tcpcli -l 6380 --to 127.0.0.1:6379)")
+    return Mode.LISTEN
+
+
+# Options the relay cannot honour, and what to use instead (the relay forwards what each side says, verbatim).
+_NOT_WITH_RELAY = (
+    ("--echo", "echo", "the upstream answers each client; for an echo server drop --to"),
+    ("--broadcast", "broadcast", "each client talks to its own upstream; for a chat relay drop --to"),
+    ("--exec", "exec_cmd", "the upstream answers each client; to run a program per client drop --to"),
+    ("--sh-exec", "sh_exec", "the upstream answers each client; to run a program per client drop --to"),
+    ("--greet", "greet", "the relay sends only what the client and the upstream say"),
+    ("--greet-file", "greet_file", "the relay sends only what the client and the upstream say"),
+    ("--idle-message", "idle_message", "an idle relayed connection is closed with FIN on both sides"),
+    ("--telnet", "telnet", "the relay passes telnet negotiation through verbatim"),
+    ("--struct", "struct", "the transcript shows text, or hex with -x"),
+    ("-o/--output", "output", "use --hex-log FILE to keep both directions of every connection"),
+)
+
+
+def _relay_settings(
+    flags: Flags, family: int, sockopts: SocketOptions, tls: TlsSettings, upstream_tls: TlsSettings
+) -> tuple[ListenSettings, RelaySettings]:
+    """`-l [HOST] PORT --to TARGET`: -w, -4/-6 and -s/-p apply to each upstream connection."""
+    assert flags.to is not None
+    for name, field, instead in _NOT_WITH_RELAY:
+        if getattr(flags, field) not in (False, None):
+            _usage(f"{name} cannot be used with --to: {instead}")
+    if flags.no_transcript:
+        for name, given in (("-x/--hex", flags.hex), ("-t/--timestamps", flags.timestamps)):
+            if given:
+                _usage(f"{name} shapes the transcript, which --no-transcript turns off: drop one of them")
+    target = parse_target(flags.to)
+    host, port = (target.host, target.port) if isinstance(target, TcpTarget) else ("", 0)
+    if host:
+        check_family(host, family, "--to host")
+        if flags.numeric:
+            check_numeric(host, "--to host")
+    source = None if flags.source is None else _host(flags.source, "-s/--source", family, flags.numeric)
+    upstream = ConnectSettings(
+        host=host,
+        port=port,
+        family=family,
+        source=source,
+        source_port=None
+        if flags.source_port is None
+        else parse_port(flags.source_port, "-p", allow_zero=True, numeric=flags.numeric),
+        connect_timeout=_connect_timeout(flags),
+        sockopts=sockopts,
+        tls=upstream_tls,
+    )
+    # the listening side: -s/-p/-w belong to the upstream here, and the TLS client options too
+    listening = flags._replace(source=None, source_port=None, connect_timeout=None, sni=None, insecure=False)
+    listen = _listen_settings(listening, family, sockopts, tls)
+    return listen, RelaySettings(target, upstream, transcript=not flags.no_transcript)
+
+
+def _relay_tls_settings(flags: Flags) -> tuple[TlsSettings, TlsSettings]:
+    """The relay's two TLS sides: --tls --cert --key serve clients; --to-tls (--cafile, --sni, --insecure)
+    speaks to the upstream."""
+    upstream_only = [("--insecure", flags.insecure), ("--sni", flags.sni is not None)]
+    upstream_only.append(("--cafile", flags.cafile is not None))
+    for name, given in upstream_only:
+        if given and not flags.to_tls:
+            _usage(f"{name} applies to the upstream with --to: add --to-tls")
+    for name, given in (("--cert", flags.cert is not None), ("--key", flags.key is not None)):
+        if given and not flags.tls:
+            _usage(f"{name} serves TLS to the clients: add --tls (the upstream side is --to-tls)")
+    if flags.key and not flags.cert:
+        _usage("--key needs --cert (the certificate that goes with the key)")
+    if flags.sni is not None:
+        parse_host(flags.sni, "--sni")
+    listen = TlsSettings(enabled=flags.tls, cert=flags.cert, key=flags.key)
+    upstream = TlsSettings(enabled=flags.to_tls, insecure=flags.insecure, sni=flags.sni, cafile=flags.cafile)
+    return listen, upstream
+
+
 def _exec_argv(flags: Flags) -> tuple[str, ...] | None:
     """--exec CMD is split like a shell would (no shell runs); --sh-exec CMD runs `/bin/sh -c CMD`."""
     import shlex
@@ -326,7 +421,7 @@ def _exec_argv(flags: Flags) -> tuple[str, ...] | None:
 
 def _check_listen_only_flags(flags: Flags, mode: Mode) -> None:
     """The options declared listen-only are usage errors in the other modes."""
-    if mode is Mode.LISTEN:
+    if mode in (Mode.LISTEN, Mode.RELAY):
         return
     for option in OPTIONS:
         if option.listen_only and getattr(flags, option.field) not in (False, None):

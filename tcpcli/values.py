@@ -13,6 +13,7 @@ import socket
 from typing import NoReturn
 
 from tcpcli.errors import UsageError
+from tcpcli.settings import TcpTarget, UnixTarget
 
 __all__ = [
     "MAX_KEEPALIVE_COUNT",
@@ -28,6 +29,7 @@ __all__ = [
     "parse_port",
     "parse_port_list",
     "parse_seconds",
+    "parse_target",
 ]
 
 _DECIMAL = re.compile(r"[0-9]+")
@@ -155,6 +157,20 @@ def parse_host(value: str, what: str = "host", *, command: str = "tcpcli") -> st
             f"characters long (DNS allows at most {MAX_LABEL} between dots)"
         )
     return text
+
+
+def parse_target(value: str, option: str = "--to") -> TcpTarget | UnixTarget:
+    """`HOST:PORT`, `[V6]:PORT` or `unix:PATH` (the relay's upstream); anything else is a usage error."""
+    if value.startswith("unix:"):
+        if not value[5:]:
+            _usage(f"{option} unix:PATH: the path is empty")
+        return UnixTarget(value[5:])
+    host, colon, port = value.rpartition(":")
+    if not colon or not host or (":" in host and not host.startswith("[")):
+        _usage(
+            f"{option} '{value}': expected HOST:PORT, [IPv6]:PORT or unix:PATH (e.g. {option} 127.0.0.1:6379)"
+        )
+    return TcpTarget(parse_host(host, f"{option} host"), parse_port(port, option, allow_zero=False))
 
 
 def host_port_hint(value: str, what: str, command: str = "tcpcli") -> None:

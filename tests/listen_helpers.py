@@ -35,7 +35,9 @@ class Server:
         self._stderr = b""
         self.first_line = self.stderr_line()
         assert "listening on " in self.first_line, self.first_line
-        self.port = int(self.first_line.rsplit(":", 1)[1])
+        self.address = self.first_line.split("listening on ", 1)[1]  # `[::]:PORT`, `unix:PATH`, `@name`
+        port = self.address.rsplit(":", 1)[-1]
+        self.port = int(port) if port.isdigit() else 0  # 0: a Unix socket
 
     def stderr_line(self, timeout: float = WAIT) -> str:
         """The next stderr line (bounded wait)."""

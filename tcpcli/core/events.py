@@ -158,6 +158,24 @@ class TlsUncleanEnd(NamedTuple):
     """The peer closed TCP without TLS close_notify: what arrived may have been cut short."""
 
 
+class RelayOpened(NamedTuple):
+    """The relay (--to): connection `conn` has both sides connected (-v with --no-transcript)."""
+
+    conn: int
+    client: str
+    upstream: str
+
+
+class RelayClosed(NamedTuple):
+    """The relay: both sides of connection `conn` are done; `how` says why if not an ordinary end."""
+
+    conn: int
+    sent_up: int  # client to upstream
+    sent_down: int  # upstream to client
+    seconds: float
+    how: str = ""  # "", "reset by the client", "reset by the upstream", the idle wording, "relay stopping"
+
+
 Event = (
     Resolving
     | Trying
@@ -181,6 +199,8 @@ Event = (
     | TlsEstablished
     | PeerCertificate
     | TlsUncleanEnd
+    | RelayOpened
+    | RelayClosed
 )
 
 
@@ -273,4 +293,9 @@ def describe(event: Event) -> str:
             return f"peer certificate: {subject}; issued by {issuer}; expires {not_after} ({check})"
         case TlsUncleanEnd():
             return "peer closed without TLS close_notify (data may have been cut short)"
+        case RelayOpened(conn, client, upstream):
+            return f"#{conn} open {client} -> {upstream}"  # the transcript's own wording (core.transcript)
+        case RelayClosed(conn, sent_up, sent_down, seconds, how):
+            why = f" ({how})" if how else ""
+            return f"#{conn} closed: {sent_up} bytes >, {sent_down} bytes <, {seconds:.3f} s{why}"
     raise AssertionError(f"unknown event {event!r}")  # pragma: no cover

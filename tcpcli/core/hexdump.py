@@ -218,6 +218,14 @@ class HexDumper:
         self.offset += len(chunk)
         return lines
 
+    def feed_prefixed(self, chunk: bytes, prefix: bytes) -> bytes:
+        """feed_bytes(chunk) with `prefix` at the start of EVERY line (the relay transcript's `#3 > `)."""
+        lines = self.feed_bytes(chunk)
+        if not lines or not prefix:
+            return lines
+        # every line ends in "\n": mark each line start after one, then drop the mark after the last
+        return prefix + lines.replace(b"\n", b"\n" + prefix)[: -len(prefix)]
+
     def feed_view(self, chunk: bytes, prefix: bytes = b"") -> memoryview:
         """prefix + feed_bytes(chunk), in a buffer this dumper reuses: valid until the next feed_view call.
 

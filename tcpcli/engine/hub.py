@@ -5,17 +5,15 @@ through `Controls`. Every task has an owner; signals set a stop request instead 
 so stopping is always the same orderly path: stop accepting, FIN to every client after its queued data
 (bounded by SHUTDOWN_GRACE), let the front write out what it holds, then report the signal's exit status.
 
-Accepting is our own loop on the listening socket (not asyncio's server, which spins and logs on EMFILE): out
-of descriptors it says so once, stops accepting (the clients wait in the kernel's backlog) and tries again
-after a growing pause or as soon as a client leaves, and says when it accepts again. Connected clients are
-served all along. TLS handshakes run per client, each bounded by TLS_HANDSHAKE_TIMEOUT; a failed one is
-reported with the one-client wording (net.tlserrors), and -v adds the certificate lines.
+Accepting is engine.acceptor's loop (shared with the relay): out of descriptors it stops accepting and tries
+again later or as soon as a client leaves. Connected clients are served all along. TLS handshakes run per
+client, each bounded by TLS_HANDSHAKE_TIMEOUT; a failed one is reported with the one-client wording
+(net.tlserrors), and -v adds the certificate lines.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import signal
 import socket
 import ssl
@@ -32,10 +30,18 @@ from tcpcli.core.events import (
     ServerStopping,
 )
 from tcpcli.core.link import idle_timeout_message
+from tcpcli.engine.acceptor import (
+    ACCEPT_RETRY_MAX,
+    TLS_HANDSHAKE_TIMEOUT,
+    Acceptor,
+    accept_tls,
+    add_stop_signals,
+    remove_stop_signals,
+)
 from tcpcli.engine.client import STALL_TIMEOUT, Client, peer_label
 from tcpcli.engine.local import InputReader, can_read_stdin
 from tcpcli.engine.program import Programs
-from tcpcli.engine.relay import Relay, Relaying
+from tcpcli.engine.routing import Relay, Relaying
 from tcpcli.engine.seam import Outbox, Sink, SinkFactory
 from tcpcli.engine.taps import ClientLog
 from tcpcli.engine.telnet import ClientTelnet
@@ -47,17 +53,9 @@ from tcpcli.settings import ListenSettings, Settings
 
 __all__ = ["ACCEPT_RETRY_MAX", "SHUTDOWN_GRACE", "TLS_HANDSHAKE_TIMEOUT", "Hub"]
 
-# A client that never completes the TLS handshake is dropped after this long (the others are not held).
-TLS_HANDSHAKE_TIMEOUT = 10.0
 # When stopping: how long queued data and FINs get to reach the clients before the sockets are closed.
 SHUTDOWN_GRACE = 1.0
 _DRAIN_POLL = 0.01
-# Out of descriptors: the first retry after this long, doubling up to ACCEPT_RETRY_MAX.
-ACCEPT_RETRY_FIRST = 0.05
-ACCEPT_RETRY_MAX = 1.0
-# Connections taken per readiness of the listening socket (asyncio's server takes its backlog's worth).
-_ACCEPT_BATCH = 128
-_OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 # How often the stall watch looks at clients that are behind or draining while closing.
 _WATCH_EVERY = 1.0
 
@@ -90,11 +88,7 @@ class Hub:
         self._telnet = ClientTelnet() if settings.session.telnet else None
         # stdin is read: with --greet-file a client gets FIN after its file only once this is False
         self._input_open = False
-        self._accepting = False
         self._accepted = 0  # connections accepted so far: numbers Unix clients (`unix:PATH#N`)
-        self._retry: asyncio.TimerHandle | None = None
-        self._retry_delay = ACCEPT_RETRY_FIRST
-        self._exhausted = False  # out of descriptors: said once, and again when it recovers
         self._connecting: set[asyncio.Task[None]] = set()
         self._draining: dict[Client, None] = {}  # closing with data unsent: watched for progress
         self._watch: asyncio.TimerHandle | None = None
@@ -128,11 +122,14 @@ class Hub:
         session = self._settings.session
         self._log = ClientLog(session.hex_log, self._log_failed) if session.hex_log else None
         self._sink: Sink = self._sink_factory(self)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, self._signalled, signum)
+        self._acceptor = Acceptor(self._listener, self._admit, self._sink.warning, self._held)
+        # asyncio's transport factory for an accepted socket (private, but what its own server uses; the
+        # public connect_accepted_socket is the fallback)
+        self._make_transport: Callable[..., object] | None = getattr(loop, "_make_socket_transport", None)
+        add_stop_signals(self._signalled)
         try:
             self._sink.start()
-            self._start_accepting()
+            self._acceptor.start()
             async with asyncio.TaskGroup() as tasks:
                 if self._listen.exec_argv is not None:  # the programs answer the clients: stdin is not read
                     self._programs = Programs(
@@ -149,8 +146,7 @@ class Hub:
                     pump.cancel()
                 await self._shutdown()  # inside the group: a program still starting is waited for
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
+            remove_stop_signals()
             if self._log is not None:
                 self._log.close()
         # what was received reaches the output before we go: as long as it makes progress, or `grace`
@@ -166,63 +162,9 @@ class Hub:
 
     # ------------------------------------------------------------ accepting
 
-    def _start_accepting(self) -> None:
-        # asyncio's transport factory for an accepted socket (private, but what its own server uses; the
-        # public connect_accepted_socket is the fallback)
-        self._make_transport: Callable[..., object] | None = getattr(
-            self._loop, "_make_socket_transport", None
-        )
-        self._listener.setblocking(False)
-        self._loop.add_reader(self._listener.fileno(), self._accept_ready)
-        self._accepting = True
-
-    def _stop_accepting(self, close: bool = False) -> None:
-        if self._accepting:
-            self._loop.remove_reader(self._listener.fileno())
-            self._accepting = False
-        if self._retry is not None:
-            self._retry.cancel()
-            self._retry = None
-        if close and self._listener.fileno() >= 0:
-            self._listener.close()
-
-    def _accept_ready(self) -> None:
-        for _ in range(_ACCEPT_BATCH):
-            try:
-                conn, address = self._listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                if exc.errno in _OUT_OF_RESOURCES:
-                    self._out_of_descriptors(exc)
-                    return
-                continue  # ECONNABORTED and the like: that one client is gone, the next may be fine
-            if self._exhausted:
-                self._exhausted = False
-                self._retry_delay = ACCEPT_RETRY_FIRST
-                self._sink.warning(f"accepting clients again ({self._held()} connected)")
-            self._admit(conn, address)
-
-    def _out_of_descriptors(self, exc: OSError) -> None:
-        """Stop accepting (the clients wait in the backlog); retry later, or when a client leaves."""
-        self._stop_accepting()
-        if not self._exhausted:
-            self._exhausted = True
-            self._sink.warning(
-                f"cannot accept clients: {exc.strerror or exc} ({self._held()} connected);"
-                " not accepting until descriptors are free"
-            )
-        self._retry = self._loop.call_later(self._retry_delay, self._retry_accepting)
-        self._retry_delay = min(self._retry_delay * 2, ACCEPT_RETRY_MAX)
-
     def _held(self) -> int:
         """Connections we hold: joined clients and those whose transport (or handshake) is on its way."""
         return len(self._relay.clients) + len(self._connecting)
-
-    def _retry_accepting(self) -> None:
-        self._retry = None
-        if not self._accepting and not self._stopping.is_set() and not self._served_one:
-            self._start_accepting()
 
     def _admit(self, conn: socket.socket, address: Any) -> None:
         self._accepted += 1
@@ -258,10 +200,7 @@ class Hub:
                 conn.close()  # gone before its transport was made: nothing to report
             return
         try:
-            async with asyncio.timeout(TLS_HANDSHAKE_TIMEOUT):  # ours: worded like the one-client timeout
-                transport, _client = await self._loop.connect_accepted_socket(
-                    client, conn, ssl=self._tls, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT + 5
-                )
+            transport, _client = await accept_tls(conn, client, self._tls)
         except (OSError, ValueError) as exc:  # ssl.SSLError and TimeoutError are OSErrors
             conn.close()
             self._handshake_failed(exc, label or address)
@@ -313,7 +252,7 @@ class Hub:
             self._programs.start(client)
         if not self._listen.keep_open:
             self._served_one = True
-            self._stop_accepting(close=True)  # like nc: the listener goes once its one client is here
+            self._acceptor.stop(close=True)  # like nc: the listener goes once its one client is here
         return True
 
     def client_data(self, client: Client, data: bytes) -> None:
@@ -386,8 +325,8 @@ class Hub:
 
     def client_left(self, client: Client) -> None:
         self._draining.pop(client, None)
-        if self._exhausted and not self._accepting and not self._stopping.is_set():
-            self._retry_accepting()  # a descriptor is free now
+        if not self._stopping.is_set():
+            self._acceptor.wake()  # a descriptor is free now
         if client not in self._relay.clients:
             return  # rejected at the door: already reported
         self._relay.remove(client)
@@ -477,7 +416,7 @@ class Hub:
         self._stopping.set()
 
     async def _shutdown(self) -> None:
-        self._stop_accepting(close=True)
+        self._acceptor.stop(close=True)
         if self._quit_timer is not None:
             self._quit_timer.cancel()
         for task in list(self._connecting):  # handshakes still running: those clients never joined

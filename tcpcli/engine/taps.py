@@ -1,5 +1,6 @@
 """Side copies of the traffic, for both engines: `-o FILE` (received bytes, appended), `--hex-log FILE` (both
-directions as hex dumps), and `ClientLog`, the many-peer engine's --hex-log naming each client.
+directions as hex dumps), `ClientLog`, the many-peer engine's --hex-log naming each client, and `RelayLog`,
+the relay's, numbering each connection.
 
 The one-peer engine writes them from its blocking threads; the many-peer engine on its event loop (a file
 append is short), where a failed write stops the engine through `ClientLog`'s `failed`.
@@ -19,7 +20,7 @@ from tcpcli.errors import ExitCode, TcpcliError
 if TYPE_CHECKING:  # the seam's Protocols cost ~2 ms to build: types only here
     from tcpcli.engine.seam import Peer
 
-__all__ = ["ClientLog", "HexLog", "OutputFile", "timestamp_now", "write_all"]
+__all__ = ["ClientLog", "HexLog", "OutputFile", "RelayLog", "timestamp_now", "write_all"]
 
 
 def timestamp_now() -> str:
@@ -119,3 +120,43 @@ class ClientLog:
         except TcpcliError as exc:
             self._broken = True
             self._failed(exc)
+
+
+class RelayLog:
+    """--hex-log for the relay: both directions of every connection, each entry and line with its number.
+
+    An entry is a header `HH:MM:SS.ffffff #3 > 120 bytes` and the `hexdump -C` lines, each prefixed `#3 > `;
+    `>` is client to upstream, `<` upstream to client, offsets count per connection and direction. A failed
+    write calls `failed(error)` once and logs nothing more.
+    """
+
+    def __init__(self, path: str, failed: Callable[[TcpcliError], None]) -> None:
+        self._fd = _open_append(path, "--hex-log")
+        self._failed = failed
+        self._broken = False
+        self._offsets: dict[tuple[int, str], int] = {}
+
+    def record(self, conn: int, direction: str, data: bytes) -> None:
+        if self._broken or not data:
+            return
+        from tcpcli.core.hexdump import format_hex_lines
+
+        key = (conn, direction)
+        offset = self._offsets.get(key, 0)
+        self._offsets[key] = offset + len(data)
+        marker = f"#{conn} {direction} "
+        body = format_hex_lines(data, offset)[:-1].replace("\n", "\n" + marker)
+        text = f"{timestamp_now()} #{conn} {direction} {len(data)} bytes\n{marker}{body}\n"
+        try:
+            write_all(self._fd, text.encode("ascii"))
+        except OSError as exc:
+            self._broken = True
+            self._failed(TcpcliError(f"--hex-log: writing failed ({exc.strerror})", ExitCode.IO_ERROR))
+
+    def forget(self, conn: int) -> None:
+        """The connection is closed: its offsets go (memory stays bounded with -k)."""
+        for direction in "<>":
+            self._offsets.pop((conn, direction), None)
+
+    def close(self) -> None:
+        os.close(self._fd)

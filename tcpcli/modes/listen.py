@@ -12,6 +12,7 @@ import ssl
 from typing import cast
 
 from tcpcli.core.events import ClientConnected, Listening
+from tcpcli.engine.acceptor import TLS_HANDSHAKE_TIMEOUT  # one bound for every accepted client's handshake
 from tcpcli.engine.client import peer_label
 from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
 from tcpcli.modes.connect import run_on_socket
@@ -23,8 +24,6 @@ from tcpcli.settings import ListenSettings, Settings, View
 
 __all__ = ["TLS_HANDSHAKE_TIMEOUT", "needs_server_engine", "run_listen"]
 
-# A client that connects but never completes the TLS handshake must not hold the server (or its slot) forever.
-TLS_HANDSHAKE_TIMEOUT = 10.0
 # --greet-file through TLS (no sendfile there): read and sent this much at a time.
 _FILE_CHUNK = 256 * 1024
 

@@ -11,7 +11,6 @@ import errno
 import os
 import socket
 import stat
-import time
 
 from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
 
@@ -22,12 +21,11 @@ __all__ = [
     "bind_unix",
     "check_unix_path",
     "connect_unix",
-    "open_unix_target",
-    "parse_unix_target",
     "show_bound",
     "show_unix",
     "sockaddr",
     "unix_client_label",
+    "unix_connect_error",
 ]
 
 ABSTRACT = "@"  # -U @name: the abstract namespace (Linux), written the way ss(8) and systemd show it
@@ -89,13 +87,15 @@ def connect_unix(path: str, timeout: float) -> socket.socket:
         sock.settimeout(None)
     except OSError as exc:
         sock.close()
-        raise _connect_error(exc, path, timeout) from exc
+        raise unix_connect_error(exc, path, timeout) from exc
     return sock
 
 
-def _connect_error(exc: OSError, path: str, timeout: float) -> TcpcliError:
-    shown = show_unix(path)
-    doing = f"connect to {shown}"
+def unix_connect_error(exc: OSError, path: str, timeout: float, doing: str | None = None) -> TcpcliError:
+    """connect(2) to a Unix socket failed: the one wording (69 missing or refused, 77, 75 after `timeout` s),
+    after `doing` (default `connect to unix:PATH`)."""
+    if doing is None:
+        doing = f"connect to {show_unix(path)}"
     if exc.errno == errno.ENOENT:
         what = "no such socket" if path.startswith(ABSTRACT) else "no such file (is the server running?)"
         return TcpcliError(f"{doing}: {what}", ExitCode.UNAVAILABLE)
@@ -111,24 +111,6 @@ def _connect_error(exc: OSError, path: str, timeout: float) -> TcpcliError:
     if error.exit_code is ExitCode.TIMEOUT:
         return TcpcliError(f"{doing}: timed out after {timeout:g} s (raise it with -w)", ExitCode.TIMEOUT)
     return error
-
-
-def parse_unix_target(text: str) -> str | None:
-    """`unix:PATH` (or `unix:@name`) -> PATH; None for anything else (a HOST:PORT target)."""
-    if not text.startswith(TARGET_PREFIX):
-        return None
-    return text[len(TARGET_PREFIX) :]
-
-
-def open_unix_target(path: str, deadline: float) -> socket.socket:
-    """For the relay's `--to unix:PATH`: connect before `deadline` (time.monotonic()), errors as above.
-
-    Raises TcpcliError 75 when the deadline has passed already.
-    """
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise TcpcliError(f"connect to {show_unix(path)}: timed out", ExitCode.TIMEOUT)
-    return connect_unix(path, remaining)
 
 
 class SocketFile:

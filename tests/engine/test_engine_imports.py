@@ -26,3 +26,7 @@ def loaded_modules(imports: str, forbidden: tuple[str, ...]) -> list[str]:
 
 def test_importing_the_engine_loads_no_front() -> None:
     assert loaded_modules("tcpcli.engine.hub, tcpcli.engine.seam, tcpcli.engine.stderr", FORBIDDEN) == []
+
+
+def test_importing_the_relay_engine_loads_no_front() -> None:
+    assert loaded_modules("tcpcli.engine.relay, tcpcli.engine.relayed, tcpcli.engine.splice", FORBIDDEN) == []
