@@ -38,9 +38,10 @@ Exit codes:
   0   ok                       73  cannot create output
   1   port closed (-z)         74  reset or I/O error
   2   usage error              75  timeout
-  66  unreadable input file    76  TLS failed
-  68  unknown host             77  permission denied
-  69  refused, address in use  130 Ctrl-C, 143 SIGTERM
+  65  line too long (-u)       76  TLS failed
+  66  unreadable input file    77  permission denied
+  68  unknown host             130 Ctrl-C, 143 SIGTERM
+  69  refused, address in use
 """
 
 # Lines of the help above stay within 58 columns: they never wrap in an 80- or 60-column terminal.

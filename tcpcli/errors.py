@@ -19,6 +19,7 @@ class ExitCode(enum.IntEnum):
     OK = 0
     PORT_CLOSED = 1
     USAGE = 2
+    DATA_ERROR = 65  # a line too long for one UDP datagram
     NO_INPUT = 66
     NO_HOST = 68
     UNAVAILABLE = 69

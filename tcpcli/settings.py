@@ -72,6 +72,9 @@ class ConnectSettings(NamedTuple):
     connect_timeout: float = 10.0
     sockopts: SocketOptions = SocketOptions()
     tls: TlsSettings = TlsSettings()
+    reconnect: int | None = None  # --reconnect N: N more attempts (0: without limit); None: no reconnecting
+    reconnect_delay: float = 1.0  # --reconnect-delay S: the first wait, in seconds
+    udp: bool = False  # -u: one UDP socket instead of a TCP connection
 
 
 class ListenSettings(NamedTuple):
@@ -88,6 +91,7 @@ class ListenSettings(NamedTuple):
     tls: TlsSettings = TlsSettings()
     exec_argv: tuple[str, ...] | None = None  # --exec CMD (split like a shell) or --sh-exec CMD (/bin/sh -c)
     greet_file: str | None = None  # --greet-file: its bytes are sent to each client on connect
+    udp: bool = False  # -u: datagrams from any number of peers on one UDP socket
 
 
 class ViewSettings(NamedTuple):
@@ -210,3 +214,6 @@ class Flags(NamedTuple):
     shutdown_on_eof: bool = False  # -N: OpenBSD nc's "shutdown after EOF", tcpcli's default anyway
     numeric: bool = False  # -n: no DNS or service-name look-ups
     no_stdin: bool = False  # -d: do not read stdin
+    reconnect: str | None = None  # --reconnect N
+    reconnect_delay: str | None = None  # --reconnect-delay S
+    udp: bool = False  # -u/--udp

@@ -64,6 +64,22 @@ class Closed(NamedTuple):
     peer: str = ""
 
 
+class Reconnecting(NamedTuple):
+    """--reconnect: the next attempt starts after `wait` seconds; attempts are numbered from 1."""
+
+    target: str
+    wait: float
+    attempt: int
+
+
+class Datagram(NamedTuple):
+    """UDP: one datagram of `size` bytes from (`<`) or to (`>`) `peer`; the header line of its record."""
+
+    direction: str
+    peer: str
+    size: int
+
+
 class ClientConnected(NamedTuple):
     peer: str
     clients: int
@@ -181,6 +197,8 @@ Event = (
     | TlsEstablished
     | PeerCertificate
     | TlsUncleanEnd
+    | Reconnecting
+    | Datagram
 )
 
 
@@ -271,6 +289,10 @@ def describe(event: Event) -> str:
             if verified:
                 check = f"verified for {name}" if name else "verified"
             return f"peer certificate: {subject}; issued by {issuer}; expires {not_after} ({check})"
+        case Reconnecting(target, wait, attempt):
+            return f"reconnecting to {target} in {wait:.1f} s (attempt {attempt})"
+        case Datagram(direction, peer, size):
+            return f"{direction} {peer} {_plural(size, 'byte')}"
         case TlsUncleanEnd():
             return "peer closed without TLS close_notify (data may have been cut short)"
     raise AssertionError(f"unknown event {event!r}")  # pragma: no cover

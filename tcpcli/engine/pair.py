@@ -42,6 +42,7 @@ from tcpcli.report import Reporter
 from tcpcli.settings import SessionSettings, ViewSettings
 
 if TYPE_CHECKING:  # the seam's Protocols cost ~2 ms to build: types only here
+    from tcpcli.engine.feed import StdinFeed
     from tcpcli.engine.seam import Receiver, Renderer
 
 __all__ = ["Channel", "FdPair", "Pair", "SeamPair"]
@@ -173,7 +174,10 @@ class FdPair(Pair):
         stdout_fd: int = 1,
         peer: str = "",
         renderer: Renderer | None = None,
+        feed: StdinFeed | None = None,
     ) -> None:
+        """`feed`: --reconnect's stdin, which outlives this connection (`engine.feed`); the peer's FIN
+        before the input ended then ends this connection at once (the mode connects again)."""
         self._session = session
         self._reporter = reporter
         self._stdin_fd = stdin_fd
@@ -182,13 +186,21 @@ class FdPair(Pair):
         hex_log = HexLog(session.hex_log) if session.hex_log else None
         # --telnet: both threads send (stdin's chunks, the refusals), through one Sender that serialises them.
         telnet = Sender(sock, hex_log) if session.telnet else None
-        uplink = choose_uplink(stdin_fd, sock, session.crlf, hex_log, self._stdin_kind, telnet)
+        self._reconnecting = feed is not None
+        uplink: Uplink
+        if feed is not None:
+            from tcpcli.engine.feed import FeedUplink
+
+            uplink = FeedUplink(feed, sock, hex_log)
+        else:
+            uplink = choose_uplink(stdin_fd, sock, session.crlf, hex_log, self._stdin_kind, telnet)
         downlink = choose_downlink(sock, stdout_fd, renderer, output, hex_log, view.timestamps, telnet)
-        policy = LinkPolicy(session.quit_after_eof, session.idle_timeout)
+        policy = LinkPolicy(session.quit_after_eof, session.idle_timeout, self._reconnecting)
         link = Link(time.monotonic(), policy, self._stdin_kind == "tty")
         super().__init__(sock, peer, link, uplink, downlink, (output, hex_log))
         self._stdout_closed = False
         self._error: TcpcliError | None = None
+        self.ended_by: str | None = None  # the Finish.reason that ended it ("peer left": --reconnect's cue)
 
     def run(self) -> int:
         self._reporter.event(PathChosen(self._uplink.name, self._downlink.name))
@@ -199,6 +211,9 @@ class FdPair(Pair):
             link = self.link
             duration = link.duration(time.monotonic())
             self._reporter.event(Closed(link.sent, link.received, duration, self._peer))
+            if self._reconnecting:  # wake a send blocked on a peer that stopped reading: its chunk comes back
+                with contextlib.suppress(OSError):
+                    self._conn.shutdown(socket.SHUT_RDWR)
             self._close_connection()
 
     def _input_ended(self) -> None:
@@ -236,6 +251,7 @@ class FdPair(Pair):
 
     def _finish(self, finish: Finish) -> int:
         """The exit status of an ending; exit 75 is raised, with link's wording, like any other failure."""
+        self.ended_by = finish.reason
         if finish.is_error:
             raise TcpcliError(finish.message, ExitCode(finish.exit_code))
         if finish.reason != "peer closed":  # the peer's FIN was reported as it came
