@@ -139,6 +139,10 @@ class FeedUplink(Uplink):
         self._owner = feed.attach()
         self._hex_log = hex_log
 
+    def release(self) -> None:
+        """This connection is over: its thread stops taking stdin, its chunk (if any) is settled first."""
+        self._feed.detach()
+
     def transfer(self) -> int:
         chunk = self._feed.take(self._owner)
         if not chunk:

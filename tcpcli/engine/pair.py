@@ -42,10 +42,12 @@ from tcpcli.report import Reporter
 from tcpcli.settings import SessionSettings, ViewSettings
 
 if TYPE_CHECKING:  # the seam's Protocols cost ~2 ms to build: types only here
-    from tcpcli.engine.feed import StdinFeed
+    from tcpcli.engine.feed import FeedUplink, StdinFeed
     from tcpcli.engine.seam import Receiver, Renderer
 
 __all__ = ["Channel", "FdPair", "Pair", "SeamPair"]
+
+RELEASE_WAIT = 2.0  # seconds: --reconnect waits this long at most for a connection's uplink thread to end
 
 ReceiverT = TypeVar("ReceiverT", bound="Receiver")
 
@@ -187,11 +189,12 @@ class FdPair(Pair):
         # --telnet: both threads send (stdin's chunks, the refusals), through one Sender that serialises them.
         telnet = Sender(sock, hex_log) if session.telnet else None
         self._reconnecting = feed is not None
+        self._feed_uplink: FeedUplink | None = None
         uplink: Uplink
         if feed is not None:
             from tcpcli.engine.feed import FeedUplink
 
-            uplink = FeedUplink(feed, sock, hex_log)
+            uplink = self._feed_uplink = FeedUplink(feed, sock, hex_log)
         else:
             uplink = choose_uplink(stdin_fd, sock, session.crlf, hex_log, self._stdin_kind, telnet)
         downlink = choose_downlink(sock, stdout_fd, renderer, output, hex_log, view.timestamps, telnet)
@@ -210,11 +213,22 @@ class FdPair(Pair):
         finally:
             link = self.link
             duration = link.duration(time.monotonic())
+            if self._reconnecting:
+                self._release_input()
             self._reporter.event(Closed(link.sent, link.received, duration, self._peer))
-            if self._reconnecting:  # wake a send blocked on a peer that stopped reading: its chunk comes back
-                with contextlib.suppress(OSError):
-                    self._conn.shutdown(socket.SHUT_RDWR)
             self._close_connection()
+
+    def _release_input(self) -> None:
+        """--reconnect: stop this connection's uplink before its `sent` is reported and the next one starts.
+
+        A send blocked on a peer that stopped reading is woken (SHUT_RDWR) and gives its unsent tail back;
+        an uplink waiting for stdin is detached; then the uplink thread ends, its count final.
+        """
+        with contextlib.suppress(OSError):
+            self._conn.shutdown(socket.SHUT_RDWR)
+        if self._feed_uplink is not None:
+            self._feed_uplink.release()
+        self._threads[0].join(RELEASE_WAIT)
 
     def _input_ended(self) -> None:
         # Reported before the FIN goes out: the peer's reaction to it (its own FIN, reported by the
