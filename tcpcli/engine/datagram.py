@@ -46,8 +46,11 @@ __all__ = [
 
 RECEIVE_BUFFER = 65536  # the largest UDP payload (65507 over IPv4, 65527 over IPv6) fits whole
 SOCKET_BUFFER = 4 << 20  # ask the kernel for 4 MiB each way (capped by net.core.[rw]mem_max): bursts queue
-READ_CHUNK = 256 * 1024  # bytes of input per read: many lines per system call
-RECEIVE_BATCH = 256  # datagrams taken per wake-up before looking at the input again (neither side starves)
+# Balance: between two looks at the socket we send at most READ_CHUNK of input (~650 lines of 100 bytes),
+# and take up to RECEIVE_BATCH datagrams before reading input again, so replies are drained faster than the
+# input makes them (an echo peer's replies must not overflow our receive buffer) and neither side starves.
+READ_CHUNK = 64 * 1024  # bytes of input per read: many lines per system call
+RECEIVE_BATCH = 4096  # datagrams per wake-up at most
 
 
 def icmp_refused(peer: str) -> TcpcliError:
@@ -114,6 +117,7 @@ class DatagramEngine:
         self._labels: dict[Any, str] = {}  # address -> `1.2.3.4:53`, made once per peer
         self.link = Link(time.monotonic(), policy)
         self._buffer = bytearray(RECEIVE_BUFFER)
+        self._stdout_held: list[bytes] = []  # this batch's output, written at its end
         self._stop_read, self._stop_write = os.pipe()  # stop(): wakes the poll of a threaded run
         for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
             with contextlib.suppress(OSError):
@@ -195,22 +199,27 @@ class DatagramEngine:
     # ------------------------------------------------------------ receiving
 
     def _receive(self) -> None:
-        """Take what has arrived (at most RECEIVE_BATCH datagrams), each delivered whole."""
+        """Take what has arrived (at most RECEIVE_BATCH datagrams), each delivered whole; what goes to
+        stdout is written once per batch (one system call for many datagrams)."""
         view = memoryview(self._buffer)
-        for _ in range(RECEIVE_BATCH):
-            try:
-                size, address = self._sock.recvfrom_into(self._buffer, 0, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                return
-            except ConnectionRefusedError as exc:
-                if self._connected:
-                    raise icmp_refused(self._peer) from exc
-                continue  # a bound socket hears of an earlier reply's ICMP on some kernels: not our business
-            except OSError as exc:
-                raise translate_os_error(exc, f"receiving from {self._peer or 'UDP'}") from exc
-            data = bytes(view[:size])
-            self.link.on_received(size, time.monotonic())
-            self._datagram_in(data, address)
+        try:
+            for _ in range(RECEIVE_BATCH):
+                try:
+                    size, address = self._sock.recvfrom_into(self._buffer, 0, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    return
+                except ConnectionRefusedError as exc:
+                    if self._connected:
+                        raise icmp_refused(self._peer) from exc
+                    continue  # a bound socket may hear of an earlier reply's ICMP: not our business
+                except OSError as exc:
+                    raise translate_os_error(exc, f"receiving from {self._peer or 'UDP'}") from exc
+                self.link.on_received(size, time.monotonic())
+                self._datagram_in(bytes(view[:size]), address)
+        finally:
+            if self._stdout_held:
+                held, self._stdout_held = self._stdout_held, []
+                self._write(b"".join(held))
 
     def _datagram_in(self, data: bytes, address: Any) -> None:
         label = self._labels.get(address)
@@ -230,8 +239,13 @@ class DatagramEngine:
             self._receiver.note(describe(header))
             self._receiver.put(data, stamp)
         else:
-            self._reporter.event(header)
-            self._write(data if self._renderer is None else self._renderer.feed(data, stamp))
+            if self._reporter.verbose:  # the header on stderr must come before its datagram on stdout
+                self._write(b"".join(self._stdout_held))
+                self._stdout_held = []
+                self._reporter.event(header)
+            self._stdout_held.append(
+                data if self._renderer is None else bytes(self._renderer.feed(data, stamp))
+            )
         if self._echo:
             self._send_to(data, address)
 
