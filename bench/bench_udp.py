@@ -163,7 +163,7 @@ def main() -> int:
                 print(f"run {run + 1} echo {name}: {echoes[name][-1]}", file=sys.stderr)
     print(f"## UDP: {n:,} datagrams of {size} bytes on 127.0.0.1, {options.runs} runs, medians\n")
     print(
-        "| sender | datagrams received (min) | lines received (min) | datagrams/s at the receiver | whole process |"
+        "| sender | datagrams received (min) | lines received (min) | datagrams/s at the receiver | whole |"
     )
     print("|---|---|---|---|---|")
     rates: dict[str, float] = {}
