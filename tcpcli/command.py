@@ -40,7 +40,7 @@ Exit codes:
   0   ok                       73  cannot create output
   1   port closed, no match    74  reset or I/O error
   2   usage error              75  timeout
-  65  malformed script         76  TLS failed
+  65  bad script or -u line    76  TLS failed
   66  unreadable input file    77  permission denied
   68  unknown host             130 Ctrl-C, 143 SIGTERM
   69  refused, address in use  70  a bug in tcpcli

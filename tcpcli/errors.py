@@ -19,7 +19,7 @@ class ExitCode(enum.IntEnum):
     OK = 0
     PORT_CLOSED = 1
     USAGE = 2
-    DATA_ERROR = 65  # a malformed script or recording (the message names the file and line)
+    DATA_ERROR = 65  # malformed script or recording (file and line named); a line too long for a datagram
     NO_INPUT = 66
     NO_HOST = 68
     UNAVAILABLE = 69

@@ -194,6 +194,27 @@ OPTIONS: tuple[Option, ...] = (
         "Give up connecting after S seconds (default 10).",
         CONNECTION,
     ),
+    _value(
+        "reconnect",
+        ("--reconnect",),
+        "N",
+        "When connecting fails or the peer closes before stdin ends, connect again, up to N more times "
+        "(0: without limit); the wait doubles from --reconnect-delay up to 30 s.",
+        CONNECTION,
+    ),
+    _value(
+        "reconnect_delay",
+        ("--reconnect-delay",),
+        "S",
+        "First wait before connecting again with --reconnect (default 1).",
+        CONNECTION,
+    ),
+    _switch(
+        "udp",
+        ("-u", "--udp"),
+        "UDP instead of TCP: each stdin line or typed line is one datagram, each datagram is kept whole.",
+        CONNECTION,
+    ),
     _switch("ipv4", ("-4",), "Use IPv4 only.", CONNECTION),
     _switch("ipv6", ("-6",), "Use IPv6 only.", CONNECTION),
     _value("source", ("-s", "--source"), "ADDR", "Local address to connect from.", CONNECTION),

@@ -99,6 +99,10 @@ class ConnectSettings(NamedTuple):
     tls: TlsSettings = TlsSettings()
     unix: str | None = None  # -U PATH (`@name`: abstract): a Unix stream socket instead of HOST PORT
     proxy: ProxySettings | None = None  # --proxy: reach HOST PORT through it
+    reconnect: int | None = None  # --reconnect N: N more attempts (0: without limit); None: no reconnecting
+    reconnect_delay: float = 1.0  # --reconnect-delay S: the first wait, in seconds
+    udp: bool = False  # -u: one UDP socket instead of a TCP connection
+    udp_probe: bytes = b""  # -z -u --send DATA: the datagram sent to see whether anything answers
 
 
 class ListenSettings(NamedTuple):
@@ -115,6 +119,7 @@ class ListenSettings(NamedTuple):
     tls: TlsSettings = TlsSettings()
     exec_argv: tuple[str, ...] | None = None  # --exec CMD (split like a shell) or --sh-exec CMD (/bin/sh -c)
     greet_file: str | None = None  # --greet-file: its bytes are sent to each client on connect
+    udp: bool = False  # -u: datagrams from any number of peers on one UDP socket
     unix: str | None = None  # -l -U PATH (`@name`: abstract): listen on a Unix stream socket, no port
 
 
@@ -288,3 +293,6 @@ class Flags(NamedTuple):
     to: str | None = None  # --to TARGET: relay each client to TARGET
     to_tls: bool = False
     no_transcript: bool = False
+    reconnect: str | None = None  # --reconnect N
+    reconnect_delay: str | None = None  # --reconnect-delay S
+    udp: bool = False  # -u/--udp

@@ -96,11 +96,19 @@ def validate(flags: Flags, env: Environment) -> Settings:
             sockopts=sockopts,
             tls=tls,
         )
+    _check_udp(flags, mode)
+    if connect is not None and mode is not Mode.DEMO:
+        connect = _reach(flags, mode, connect)
+    elif flags.reconnect is not None or flags.reconnect_delay is not None:
+        _usage("--reconnect is for connecting to HOST PORT (not with -l or --demo)")
+    if listen is not None and flags.udp:
+        listen = listen._replace(udp=True)
     if upstream_tls is not None:  # the relay: files of both sides are checked
         _check_files(session, tls._replace(cafile=upstream_tls.cafile), listen)
     else:
         _check_files(session, tls, listen)
-    dialogue = _dialogue_settings(flags, mode, session)
+    # -z -u --send DATA is a probe's datagram (taken above), not a dialogue
+    dialogue = None if flags.udp else _dialogue_settings(flags, mode, session)
     return Settings(
         mode=mode,
         session=session,
@@ -187,6 +195,76 @@ def _host(value: str, what: str, family: int, numeric: bool, command: str = "tcp
     if numeric:
         check_numeric(host, what)
     return host
+
+
+# Options that only mean something for a TCP connection: usage errors with -u (CONTRACT-REACH.md "UDP").
+_NOT_WITH_UDP = (
+    ("keepalive", "--keepalive"),
+    ("keepalive_idle", "--keepalive-idle"),
+    ("keepalive_interval", "--keepalive-interval"),
+    ("keepalive_count", "--keepalive-count"),
+    ("nodelay", "--nodelay"),
+    ("no_half_close", "--no-half-close"),
+    ("shutdown_on_eof", "-N"),
+    ("tls", "--tls"),
+    ("telnet", "--telnet"),
+    ("reconnect", "--reconnect"),
+    ("reconnect_delay", "--reconnect-delay"),
+    # listen mode's per-client features: a UDP listener has peers, not clients it could greet or run for
+    ("broadcast", "--broadcast"),
+    ("greet", "--greet"),
+    ("greet_file", "--greet-file"),
+    ("idle_message", "--idle-message"),
+    ("exec_cmd", "--exec"),
+    ("sh_exec", "--sh-exec"),
+    ("max_clients", "--max-clients"),
+    ("struct", "--struct"),
+    # stream sockets and the modes built on them
+    ("unix", "-U/--unix"),
+    ("proxy", "--proxy"),
+    ("to", "--to"),
+    ("expect", "--expect"),
+    ("fail_on", "--fail-on"),
+    ("quit_text", "--quit"),
+    ("print_matched", "--print"),
+    ("script", "--script"),
+)
+
+
+def _check_udp(flags: Flags, mode: Mode) -> None:
+    """-u: the TCP-only options are usage errors naming the option; -k is accepted (UDP listens for all)."""
+    if not flags.udp:
+        return
+    if mode is Mode.DEMO:
+        _usage("--demo and -u/--udp cannot be combined (the demo server speaks TCP)")
+    for field, name in _NOT_WITH_UDP:
+        if getattr(flags, field) not in (False, None, ()):
+            _usage(f"{name} is for TCP connections; it cannot be used with -u/--udp")
+    if flags.send and mode is not Mode.PROBE:
+        _usage("--send with -u/--udp is for -z -u (the datagram to probe with); pipe lines to send datagrams")
+    if mode is Mode.PROBE and len(flags.args) > 2:
+        _usage("-z -u checks one port at a time (a silent UDP port costs the whole -w)")
+
+
+def _reach(flags: Flags, mode: Mode, connect: ConnectSettings) -> ConnectSettings:
+    """--reconnect N (0: without limit), --reconnect-delay S (default 1), -u; -z -u waits 2 s by default."""
+    retries: int | None = None
+    if flags.reconnect is not None:
+        retries = 0 if flags.reconnect == "0" else parse_count(flags.reconnect, "--reconnect")
+    delay = 1.0
+    if flags.reconnect_delay is not None:
+        if retries is None:
+            _usage("--reconnect-delay sets the wait of --reconnect N; give --reconnect too")
+        delay = parse_seconds(flags.reconnect_delay, "--reconnect-delay")
+    timeout = connect.connect_timeout
+    if flags.udp and mode is Mode.PROBE and flags.connect_timeout is None:
+        timeout = 2.0  # -z -u: how long to wait for an answer; a silent port costs all of it
+    probe = b""
+    if flags.udp and mode is Mode.PROBE:  # -z -u --send DATA: the datagram it probes with (default empty)
+        probe = _escapes("".join(flags.send), "--send", flags.encoding)
+    return connect._replace(
+        reconnect=retries, reconnect_delay=delay, udp=flags.udp, connect_timeout=timeout, udp_probe=probe
+    )
 
 
 def _listen_address(flags: Flags, family: int) -> tuple[str | None, int]:

@@ -64,6 +64,22 @@ class Closed(NamedTuple):
     peer: str = ""
 
 
+class Reconnecting(NamedTuple):
+    """--reconnect: the next attempt starts after `wait` seconds; attempts are numbered from 1."""
+
+    target: str
+    wait: float
+    attempt: int
+
+
+class Datagram(NamedTuple):
+    """UDP: one datagram of `size` bytes from (`<`) or to (`>`) `peer`; the header line of its record."""
+
+    direction: str
+    peer: str
+    size: int
+
+
 class ClientConnected(NamedTuple):
     peer: str
     clients: int
@@ -201,6 +217,8 @@ Event = (
     | TlsUncleanEnd
     | RelayOpened
     | RelayClosed
+    | Reconnecting
+    | Datagram
 )
 
 
@@ -291,6 +309,10 @@ def describe(event: Event) -> str:
             if verified:
                 check = f"verified for {name}" if name else "verified"
             return f"peer certificate: {subject}; issued by {issuer}; expires {not_after} ({check})"
+        case Reconnecting(target, wait, attempt):
+            return f"reconnecting to {target} in {wait:.1f} s (attempt {attempt})"
+        case Datagram(direction, peer, size):
+            return f"{direction} {peer} {_plural(size, 'byte')}"
         case TlsUncleanEnd():
             return "peer closed without TLS close_notify (data may have been cut short)"
         case RelayOpened(conn, client, upstream):

@@ -58,6 +58,7 @@ _ENDINGS = {
     "peer closed": "peer closed its side (FIN)",
     "quit-after-eof": "-q: peer still open {s} s after input ended",
     "input quiet": "peer gone and input quiet for {s} s, quitting",
+    "peer left": "peer closed its side (FIN) before the input ended",
 }
 
 
@@ -76,6 +77,9 @@ class LinkPolicy(NamedTuple):
 
     quit_after_eof: float | None = None  # -q: after stdin EOF, wait at most this long for the peer's FIN
     idle_timeout: float | None = None  # -i: no traffic either way for this long ends it (exit 75)
+    # --reconnect: the peer's FIN before our input ended ends this connection at once (the input goes on
+    # into the next one) instead of sending the rest to a peer that stopped talking
+    reconnect: bool = False
 
 
 NO_TIMEOUTS = LinkPolicy()  # neither -q nor -i
@@ -100,7 +104,7 @@ class Finish(NamedTuple):
     """The connection ends with `exit_code`; `reason` names the rule, `seconds` its option's value."""
 
     exit_code: int
-    reason: str  # "peer closed", "quit-after-eof", "idle", "input quiet"
+    reason: str  # "peer closed", "quit-after-eof", "idle", "input quiet", "peer left" (--reconnect)
     seconds: float = 0.0
 
     @property
@@ -206,6 +210,8 @@ class Link:
         if self.peer_finished_at is not None:
             if self.input_ended_at is not None or self.input_is_terminal:
                 return Finish(EXIT_OK, "peer closed")
+            if policy.reconnect:
+                return Finish(EXIT_OK, "peer left")
             if not sending:
                 quiet_until = max(self.last_input, self.peer_finished_at) + INPUT_QUIET_AFTER_PEER_FIN
                 if now >= quiet_until:

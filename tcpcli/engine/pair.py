@@ -42,9 +42,12 @@ from tcpcli.report import Reporter
 from tcpcli.settings import SessionSettings, ViewSettings
 
 if TYPE_CHECKING:  # the seam's Protocols cost ~2 ms to build: types only here
+    from tcpcli.engine.feed import FeedUplink, StdinFeed
     from tcpcli.engine.seam import Receiver, Renderer
 
 __all__ = ["Channel", "FdPair", "Pair", "SeamPair"]
+
+RELEASE_WAIT = 2.0  # seconds: --reconnect waits this long at most for a connection's uplink thread to end
 
 ReceiverT = TypeVar("ReceiverT", bound="Receiver")
 
@@ -173,7 +176,10 @@ class FdPair(Pair):
         stdout_fd: int = 1,
         peer: str = "",
         renderer: Renderer | None = None,
+        feed: StdinFeed | None = None,
     ) -> None:
+        """`feed`: --reconnect's stdin, which outlives this connection (`engine.feed`); the peer's FIN
+        before the input ended then ends this connection at once (the mode connects again)."""
         self._session = session
         self._reporter = reporter
         self._stdin_fd = stdin_fd
@@ -182,13 +188,22 @@ class FdPair(Pair):
         hex_log = HexLog(session.hex_log) if session.hex_log else None
         # --telnet: both threads send (stdin's chunks, the refusals), through one Sender that serialises them.
         telnet = Sender(sock, hex_log) if session.telnet else None
-        uplink = choose_uplink(stdin_fd, sock, session.crlf, hex_log, self._stdin_kind, telnet)
+        self._reconnecting = feed is not None
+        self._feed_uplink: FeedUplink | None = None
+        uplink: Uplink
+        if feed is not None:
+            from tcpcli.engine.feed import FeedUplink
+
+            uplink = self._feed_uplink = FeedUplink(feed, sock, hex_log)
+        else:
+            uplink = choose_uplink(stdin_fd, sock, session.crlf, hex_log, self._stdin_kind, telnet)
         downlink = choose_downlink(sock, stdout_fd, renderer, output, hex_log, view.timestamps, telnet)
-        policy = LinkPolicy(session.quit_after_eof, session.idle_timeout)
+        policy = LinkPolicy(session.quit_after_eof, session.idle_timeout, self._reconnecting)
         link = Link(time.monotonic(), policy, self._stdin_kind == "tty")
         super().__init__(sock, peer, link, uplink, downlink, (output, hex_log))
         self._stdout_closed = False
         self._error: TcpcliError | None = None
+        self.ended_by: str | None = None  # the Finish.reason that ended it ("peer left": --reconnect's cue)
 
     def run(self) -> int:
         self._reporter.event(PathChosen(self._uplink.name, self._downlink.name))
@@ -198,8 +213,22 @@ class FdPair(Pair):
         finally:
             link = self.link
             duration = link.duration(time.monotonic())
+            if self._reconnecting:
+                self._release_input()
             self._reporter.event(Closed(link.sent, link.received, duration, self._peer))
             self._close_connection()
+
+    def _release_input(self) -> None:
+        """--reconnect: stop this connection's uplink before its `sent` is reported and the next one starts.
+
+        A send blocked on a peer that stopped reading is woken (SHUT_RDWR) and gives its unsent tail back;
+        an uplink waiting for stdin is detached; then the uplink thread ends, its count final.
+        """
+        with contextlib.suppress(OSError):
+            self._conn.shutdown(socket.SHUT_RDWR)
+        if self._feed_uplink is not None:
+            self._feed_uplink.release()
+        self._threads[0].join(RELEASE_WAIT)
 
     def _input_ended(self) -> None:
         # Reported before the FIN goes out: the peer's reaction to it (its own FIN, reported by the
@@ -236,6 +265,7 @@ class FdPair(Pair):
 
     def _finish(self, finish: Finish) -> int:
         """The exit status of an ending; exit 75 is raised, with link's wording, like any other failure."""
+        self.ended_by = finish.reason
         if finish.is_error:
             raise TcpcliError(finish.message, ExitCode(finish.exit_code))
         if finish.reason != "peer closed":  # the peer's FIN was reported as it came

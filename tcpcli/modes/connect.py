@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 
 from tcpcli.connection import Connection
 from tcpcli.core.events import format_address
@@ -11,7 +12,7 @@ from tcpcli.net.connect import open_connection, target_label
 from tcpcli.report import Reporter
 from tcpcli.settings import Settings, View
 
-__all__ = ["run_connect", "run_on_socket"]
+__all__ = ["opener", "run_connect", "run_on_socket"]
 
 
 def run_connect(settings: Settings, reporter: Reporter) -> int:
@@ -20,16 +21,36 @@ def run_connect(settings: Settings, reporter: Reporter) -> int:
         from tcpcli.modes.terminal import preload
 
         preload()  # the input line's imports run while the connection is being opened
-    if settings.connect.tls.enabled:
-        from tcpcli.net.tls import client_context, wrap_client
+    if settings.connect.udp:
+        from tcpcli.modes.udp import run_udp_connect
 
-        context = client_context(settings.connect.tls)  # bad certificate files fail before connecting
-        sock = open_connection(settings.connect, reporter.event)
-        channel = wrap_client(sock, context, settings.connect, reporter)
-        return run_on_socket(channel, settings, reporter, _peer(settings))
-    return run_on_socket(
-        open_connection(settings.connect, reporter.event), settings, reporter, _peer(settings)
-    )
+        return run_udp_connect(settings, reporter)
+    open_conn = opener(settings, reporter)
+    if settings.connect.reconnect is not None:
+        if settings.env.interactive:
+            from tcpcli.modes.terminal import run_interactive_reconnecting
+
+            return run_interactive_reconnecting(open_conn, settings, reporter)
+        from tcpcli.modes.reconnect import run_reconnecting
+
+        return run_reconnecting(open_conn, settings, reporter)
+    return run_on_socket(open_conn(), settings, reporter, _peer(settings))
+
+
+def opener(settings: Settings, reporter: Reporter) -> Callable[[], Connection]:
+    """The one function that opens connect mode's connection (TLS included); --reconnect calls it again."""
+    connect = settings.connect
+    assert connect is not None
+    if not connect.tls.enabled:
+        return lambda: open_connection(connect, reporter.event)
+    from tcpcli.net.tls import client_context, wrap_client
+
+    context = client_context(connect.tls)  # bad certificate files fail before connecting
+
+    def open_tls() -> Connection:
+        return wrap_client(open_connection(connect, reporter.event), context, connect, reporter)
+
+    return open_tls
 
 
 def _peer(settings: Settings) -> str | None:

@@ -32,6 +32,10 @@ def run_listen(settings: Settings, reporter: Reporter) -> int:
     """Bind, announce, serve; the exit status (errors raise TcpcliError, signals their exceptions)."""
     listen = settings.listen
     assert listen is not None
+    if listen.udp:
+        from tcpcli.modes.udp import run_udp_listen
+
+        return run_udp_listen(settings, reporter)
     context = _tls_context(listen)  # bad certificate or key: fail before binding
     if listen.exec_argv is not None:
         _check_program(listen.exec_argv)

@@ -29,6 +29,16 @@ def probe_port(settings: Settings, reporter: Reporter) -> int:
     assert connect is not None
     if len(settings.probe_ports) > 1:
         return _probe_many(connect, settings.probe_ports, reporter)
+    if connect.udp:
+        from tcpcli.modes.udp import probe_udp
+
+        return probe_udp(settings, reporter)
+    if connect.reconnect is not None:
+        from tcpcli.modes.reconnect import probe_until_open
+
+        return probe_until_open(
+            lambda: open_connection(connect, reporter.event), connect, reporter, settings.session.verbose
+        )
     try:
         sock = open_connection(connect, reporter.event)
     except TcpcliError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import threading
 import time
+from collections.abc import Callable
 
 from tcpcli.connection import Connection
 from tcpcli.core.link import LinkPolicy
@@ -20,7 +21,7 @@ from tcpcli.fronts.terminal.inbox import BACKLOG, Inbox
 from tcpcli.report import Reporter
 from tcpcli.settings import Settings
 
-__all__ = ["preload", "run_interactive", "start_channel", "tls_state"]
+__all__ = ["preload", "run_interactive", "run_interactive_reconnecting", "start_channel", "tls_state"]
 
 
 def preload() -> None:
@@ -75,6 +76,54 @@ def tls_state(conn: Connection, settings: Settings) -> tuple[str, bool | None] |
 
 def run_interactive(conn: Connection, settings: Settings, reporter: Reporter, peer: str) -> int:
     """Called by modes.connect: the exit status (0 peer closed, 130 Ctrl-C); errors raise TcpcliError."""
+    return _session(conn, settings, peer)[0]
+
+
+def run_interactive_reconnecting(
+    open_conn: Callable[[], Connection], settings: Settings, reporter: Reporter
+) -> int:
+    """--reconnect in a terminal: a new session each time the peer closes or resets, until Ctrl-D or Ctrl-C.
+
+    The `reconnecting to ...` line is always shown here (a person is watching); Ctrl-C during a wait is 130.
+    """
+    from tcpcli.errors import ExitCode, TcpcliError
+    from tcpcli.modes.reconnect import RETRIED, Retrying, peer_of
+
+    connect = settings.connect
+    assert connect is not None
+    retrying = Retrying(connect, reporter, always=True)
+    while True:
+        lasted: float | None = None
+        failure: TcpcliError | None = None
+        code = 0
+        try:
+            conn = open_conn()
+        except TcpcliError as exc:
+            if exc.exit_code not in RETRIED:
+                raise
+            failure = exc
+            reporter.error(exc.message)
+        else:
+            started = time.monotonic()
+            channel = None
+            try:
+                code, channel = _session(conn, settings, peer_of(conn, connect))
+                if code != 0 or channel.link.input_ended_at is not None:
+                    return code  # Ctrl-C, or Ctrl-D and then the peer closed: the person is done
+            except TcpcliError as exc:
+                if exc.exit_code is not ExitCode.IO_ERROR:
+                    raise
+                failure = exc
+                reporter.error(exc.message)
+            lasted = time.monotonic() - started
+        if not retrying.wait(lasted):
+            if failure is not None:
+                raise failure
+            return code
+
+
+def _session(conn: Connection, settings: Settings, peer: str) -> tuple[int, Channel]:
+    """One interactive session over `conn`: its exit status and the channel (whose link says how it ended)."""
     started = time.monotonic()
     channel = start_channel(conn, settings, peer)
     tls = tls_state(conn, settings)
@@ -87,4 +136,4 @@ def run_interactive(conn: Connection, settings: Settings, reporter: Reporter, pe
     session = InteractiveSession(
         channel, settings, peer, started=started, tls=tls, environ=settings.env.variables, plain=plain
     )
-    return asyncio.run(session.run())
+    return asyncio.run(session.run()), channel

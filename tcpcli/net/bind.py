@@ -20,12 +20,15 @@ LISTEN_BACKLOG = 4096
 _NO_IPV6 = {errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT}
 
 
-def bind_listener(settings: ListenSettings) -> socket.socket:
-    """A bound, listening, blocking socket; every failure is a TcpcliError with its exit code."""
+def bind_listener(settings: ListenSettings, kind: int = socket.SOCK_STREAM) -> socket.socket:
+    """A bound, listening, blocking socket; every failure is a TcpcliError with its exit code.
+
+    `kind` socket.SOCK_DGRAM (-u): a bound UDP socket, the same addresses and errors, nothing to listen().
+    """
     if settings.host is None:
-        return _bind_wildcard(settings.port, settings.family)
+        return _bind_wildcard(settings.port, settings.family, kind)
     family, sockaddr = _resolve(settings.host, settings.port, settings.family)
-    return _bind(family, sockaddr, v6only=settings.family == socket.AF_INET6)
+    return _bind(family, sockaddr, v6only=settings.family == socket.AF_INET6, kind=kind)
 
 
 @contextlib.contextmanager
@@ -75,18 +78,18 @@ def raise_open_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-def _bind_wildcard(port: int, family: int) -> socket.socket:
+def _bind_wildcard(port: int, family: int, kind: int = socket.SOCK_STREAM) -> socket.socket:
     if family == socket.AF_INET:
-        return _bind(socket.AF_INET, ("0.0.0.0", port), v6only=False)
+        return _bind(socket.AF_INET, ("0.0.0.0", port), v6only=False, kind=kind)
     if family == socket.AF_INET6:
-        return _bind(socket.AF_INET6, ("::", port), v6only=True)
+        return _bind(socket.AF_INET6, ("::", port), v6only=True, kind=kind)
     # One `::` socket with IPV6_V6ONLY off takes IPv4 clients too (as ::ffff:a.b.c.d).
     try:
-        return _bind(socket.AF_INET6, ("::", port), v6only=False, raw_errors=True)
+        return _bind(socket.AF_INET6, ("::", port), v6only=False, raw_errors=True, kind=kind)
     except OSError as exc:
         if exc.errno not in _NO_IPV6:
             raise translate_os_error(exc, f"listen on {format_address('::', port)}") from exc
-    return _bind(socket.AF_INET, ("0.0.0.0", port), v6only=False)
+    return _bind(socket.AF_INET, ("0.0.0.0", port), v6only=False, kind=kind)
 
 
 def _resolve(host: str, port: int, family: int) -> tuple[int, tuple[str, int]]:
@@ -109,9 +112,16 @@ def _resolve(host: str, port: int, family: int) -> tuple[int, tuple[str, int]]:
     return fam, (str(sockaddr[0]), int(sockaddr[1]))
 
 
-def _bind(family: int, sockaddr: tuple[str, int], *, v6only: bool, raw_errors: bool = False) -> socket.socket:
+def _bind(
+    family: int,
+    sockaddr: tuple[str, int],
+    *,
+    v6only: bool,
+    raw_errors: bool = False,
+    kind: int = socket.SOCK_STREAM,
+) -> socket.socket:
     try:
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = socket.socket(family, kind)
     except OSError as exc:
         if raw_errors:
             raise
@@ -119,11 +129,14 @@ def _bind(family: int, sockaddr: tuple[str, int], *, v6only: bool, raw_errors: b
     try:
         # Restarting a test server must not fail on the previous run's TIME_WAIT connections; on Linux this
         # still refuses a port another process is listening on.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # (Not for UDP: there it would let two programs share the port and split its datagrams.)
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if v6only else 0)
         sock.bind(sockaddr)
-        sock.listen(LISTEN_BACKLOG)
+        if kind == socket.SOCK_STREAM:
+            sock.listen(LISTEN_BACKLOG)
     except OSError as exc:
         sock.close()
         if raw_errors:

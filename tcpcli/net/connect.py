@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["Address", "connect_to", "open_connection", "resolve", "target_label", "with_port"]
+__all__ = ["Address", "connect_to", "open_connection", "open_udp", "resolve", "target_label", "with_port"]
 
 import socket
 import threading
@@ -194,3 +194,27 @@ def _resolve_name(host: str, port: int, family: int, deadline: float) -> list[tu
     if isinstance(outcome, OSError):
         raise translate_os_error(outcome, f"resolving {host}") from outcome
     return outcome  # type: ignore[return-value]
+
+
+def open_udp(settings: ConnectSettings, report: Report) -> socket.socket:
+    """-u: a UDP socket connected to HOST PORT (the kernel then filters other senders out and reports an ICMP
+    port unreachable as ECONNREFUSED on the next send or receive). Nothing goes on the wire here.
+    """
+    deadline = time.monotonic() + settings.connect_timeout
+    addresses = resolve(settings.host, settings.port, settings.family, deadline, report)
+    family, sockaddr = addresses[0]  # no handshake tells a dead address from a live one: take the first
+    report(Trying(format_address(sockaddr[0], sockaddr[1])))
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        if settings.source is not None or settings.source_port is not None:
+            _bind_source(sock, family, settings)
+        sock.connect(sockaddr)
+    except TcpcliError:
+        sock.close()
+        raise
+    except OSError as exc:
+        sock.close()
+        raise translate_os_error(exc, f"UDP to {format_address(settings.host, settings.port)}") from exc
+    local = sock.getsockname()
+    report(Connected(format_address(local[0], local[1]), format_address(sockaddr[0], sockaddr[1])))
+    return sock

@@ -224,3 +224,19 @@ def test_a_named_deadline_is_exactly_when_the_decision_turns_into_finish(
     if before < decision.until:
         assert isinstance(life.decide(before, sending), KeepGoing)
     assert isinstance(life.decide(decision.until, sending), Finish)
+
+
+def test_with_reconnect_the_peers_fin_before_the_input_ended_ends_the_connection_at_once() -> None:
+    link = Link(0.0, LinkPolicy(reconnect=True))
+    link.on_sent(5, 1.0)
+    link.on_peer_finished(2.0)
+    decision = link.decide(2.0, sending=True)  # even with input waiting: it goes to the next connection
+    assert decision == Finish(0, "peer left")
+    assert decision.message == "peer closed its side (FIN) before the input ended"
+
+
+def test_with_reconnect_the_peers_fin_after_the_input_ended_is_the_usual_close() -> None:
+    link = Link(0.0, LinkPolicy(reconnect=True))
+    link.on_input_ended(1.0)
+    link.on_peer_finished(2.0)
+    assert link.decide(2.0) == Finish(0, "peer closed")

@@ -14,7 +14,14 @@ from collections.abc import Callable
 from tcpcli.engine.seam import Peer, Renderer
 from tcpcli.settings import View, ViewSettings
 
-__all__ = ["ClientViews", "HexRenderer", "JsonLinesRenderer", "client_key", "make_renderer"]
+__all__ = [
+    "ClientViews",
+    "DatagramHexRenderer",
+    "HexRenderer",
+    "JsonLinesRenderer",
+    "client_key",
+    "make_renderer",
+]
 
 
 class HexRenderer:
@@ -28,6 +35,19 @@ class HexRenderer:
     def feed(self, data: bytes, timestamp: str | None) -> memoryview:
         stamp = b"" if timestamp is None else f"[{timestamp}]\n".encode("ascii")
         return self._dumper.feed_view(data, stamp)  # a reused buffer: no fresh memory per chunk
+
+    def finish(self) -> str | None:
+        return None
+
+
+class DatagramHexRenderer:
+    """-u -x: one `hexdump -C` dump per datagram, offsets from 0 (a datagram is a message, not a stream)."""
+
+    def feed(self, data: bytes, timestamp: str | None) -> bytes:
+        from tcpcli.core.hexdump import format_hex_bytes
+
+        stamp = b"" if timestamp is None else f"[{timestamp}]\n".encode("ascii")
+        return stamp + format_hex_bytes(data, 0)
 
     def finish(self) -> str | None:
         return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from tcpcli.fronts.terminal.inbox import Batch, Chunk
+from tcpcli.fronts.terminal.inbox import Batch, Chunk, Note
 from tcpcli.fronts.terminal.render import ECHO, ECHO_PREFIX, EVENT, NOTE, echo_text, event_line, stamp_text
 from tcpcli.fronts.terminal.views import ReceivedView
 
@@ -84,6 +84,12 @@ class Display:
             note = event_line(flood_note(batch.skipped, self._output_path), NOTE)
             self._emit(self._line_start().append_text(note))
         for chunk in batch.chunks:
+            if isinstance(chunk, Note):  # a record's header (-u: `< 1.2.3.4:53 12 bytes`), in its place
+                out.append_text(self.view.finish())  # the previous record ends here, whole
+                self._emit(out)
+                out = Text()
+                self.event(chunk.message, chunk.style or EVENT)
+                continue
             if not isinstance(chunk, Chunk):
                 continue  # events among one peer's data come only through `event`
             if chunk.stamp is not None and self._timestamps:
