@@ -29,12 +29,13 @@ EXIT_CODES = [
     "0   ok",
     "1   port closed, no match",
     "2   usage error",
-    "65  malformed script",
+    "65  bad script or -u line",
     "66  unreadable input file",
     "68  unknown host",
 ]
 EXIT_CODES += ["69  refused, address in use", "73  cannot create output", "74  reset or I/O error"]
 EXIT_CODES += ["75  timeout", "76  TLS failed", "77  permission denied", "130 Ctrl-C, 143 SIGTERM"]
+EXIT_CODES += ["70  a bug in tcpcli"]
 
 
 @pytest.mark.parametrize("columns", [80, 60])

@@ -388,34 +388,6 @@ def test_bad_unix_command_lines_are_usage_errors(args: list[str], message: str) 
     assert result.stderr.startswith("tcpcli: ") and result.stderr.count("\n") == 1
 
 
-def test_open_unix_target_for_the_relay_connects_within_a_deadline(tmp_path: Path) -> None:
-    from tcpcli.errors import TcpcliError
-    from tcpcli.net.unix import open_unix_target, parse_unix_target
-
-    path = tmp_path / "up.sock"
-    assert parse_unix_target(f"unix:{path}") == str(path)
-    assert parse_unix_target("unix:@name") == "@name"
-    assert parse_unix_target("example.org:80") is None
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as upstream:
-        upstream.bind(str(path))
-        upstream.listen(1)
-        accepted: list[socket.socket] = []
-        thread = threading.Thread(target=lambda: accepted.append(upstream.accept()[0]))
-        thread.start()
-        sock = open_unix_target(str(path), time.monotonic() + WAIT)
-        sock.sendall(b"x")
-        thread.join(WAIT)
-        assert accepted[0].recv(1) == b"x"
-        accepted[0].close()
-        sock.close()
-    with pytest.raises(TcpcliError) as missing:
-        open_unix_target(str(path), time.monotonic() + WAIT)
-    assert missing.value.exit_code == 69
-    with pytest.raises(TcpcliError) as late:
-        open_unix_target(str(path), time.monotonic() - 1)
-    assert late.value.exit_code == 75
-
-
 def test_output_file_hex_log_and_idle_timeout_work_over_unix(tmp_path: Path) -> None:
     path = tmp_path / "quiet.sock"
     output, hex_log = tmp_path / "out.bin", tmp_path / "log.hex"
