@@ -100,3 +100,12 @@ def test_the_three_speeds_agree(data: bytes) -> None:
     expected = b"".join(visible_bytes(bytes([b])) for b in data)
     assert visible_bytes(data) == expected
     assert visible_bytes(b"plain text " * 20 + data) == b"plain text " * 20 + expected
+
+
+@given(
+    st.lists(st.sampled_from([b"a", b"Z", b" ", b"\r", b"\t", b"\0", b"\\", b"\n"]), min_size=1, max_size=200)
+)
+def test_the_named_escapes_path_agrees_with_the_byte_map(pieces: list[bytes]) -> None:
+    # text whose only special bytes are CR, tab, NUL and backslash takes the chained-replace path
+    data = b"".join(pieces)
+    assert visible_bytes(data) == b"".join(visible_bytes(bytes([b])) for b in data)
