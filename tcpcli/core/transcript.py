@@ -55,11 +55,11 @@ def _visible_raw_lf(data: bytes) -> bytes:
     if not special.translate(None, b"\r\t\0\\"):
         # Only the named escapes (a text protocol's CR LF): a C-level replace each, the backslash first (the
         # others add backslashes); 7x quicker than the padded columns below.
-        out = data.replace(b"\\", b"\\\\") if b"\\" in special else data
+        text = data.replace(b"\\", b"\\\\") if b"\\" in special else data
         for byte, name in ((b"\r", b"\\r"), (b"\t", b"\\t"), (b"\0", b"\\0")):
             if byte in special:
-                out = out.replace(byte, name)
-        return out
+                text = text.replace(byte, name)
+        return text
     out = bytearray(4 * len(data))
     for column, table in enumerate(_COLUMNS):
         out[column::4] = data.translate(table)
