@@ -12,16 +12,13 @@ import threading
 import time
 from typing import BinaryIO
 
+from tcpcli.core.stamps import StampFormatter
 from tcpcli.core.transcript import data_lines, event_line, line_prefix, visible_bytes
 
 __all__ = ["ChatLog"]
 
+_STAMP = StampFormatter()  # -t: local HH:MM:SS.ffffff, as the relay's transcript stamps its lines
 _LOCK = threading.Lock()  # one writer at a time on the process's stdout/stderr
-
-
-def _stamp() -> str:
-    now = time.time()
-    return time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 1_000_000):06d}"
 
 
 class ChatLog:
@@ -55,7 +52,7 @@ class ChatLog:
         self.received_bytes = 0
 
     def _prefix(self, direction: str) -> bytes:
-        return line_prefix(self._conn, direction, _stamp() if self._timestamps else None)
+        return line_prefix(self._conn, direction, _STAMP(time.time()) if self._timestamps else None)
 
     def _write(self, stream: BinaryIO, data: bytes) -> None:
         with _LOCK:
