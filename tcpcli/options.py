@@ -139,8 +139,8 @@ OPTIONS: tuple[Option, ...] = (
         "to",
         ("--to",),
         "TARGET",
-        "Relay each client to TARGET (HOST:PORT or [IPv6]:PORT) and show who said what, per connection: "
-        "tcpcli -l 6380 --to 127.0.0.1:6379 -k.",
+        "Relay each client to TARGET (HOST:PORT, [IPv6]:PORT or unix:PATH) and show who said what, per "
+        "connection: tcpcli -l 6380 --to 127.0.0.1:6379 -k.",
         LISTEN,
         listen_only=True,
     ),
