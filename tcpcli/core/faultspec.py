@@ -60,18 +60,6 @@ class DirectionFaults(NamedTuple):
     reset: Trigger | None = None
     replace: tuple[tuple[bytes, bytes], ...] = ()  # (OLD, NEW) pairs, in the order given
 
-    @property
-    def faulty(self) -> bool:
-        """Any fault (what --fault-rate draws for); rewrites are not faults."""
-        return bool(
-            self.delay or self.jitter or self.rate or self.slice or self.stall or self.cut or self.reset
-        )
-
-    @property
-    def timed(self) -> bool:
-        """Anything that holds bytes back (a queue and timers are needed)."""
-        return bool(self.delay or self.jitter or self.rate or self.slice)
-
 
 class FaultSettings(NamedTuple):
     """The relay's faults: per direction, plus the connection-level choices."""
@@ -80,13 +68,6 @@ class FaultSettings(NamedTuple):
     down: DirectionFaults = DirectionFaults()
     refuse_first: int = 0  # reset the first N clients right after accept
     fault_rate: float = 1.0  # each connection gets the faults with this probability
-
-    def direction(self, direction: str) -> DirectionFaults:
-        return self.up if direction == UP else self.down
-
-    @property
-    def any_faults(self) -> bool:
-        return self.up.faulty or self.down.faulty
 
 
 def split_direction(value: str) -> tuple[tuple[str, ...], str]:
