@@ -44,7 +44,8 @@ def relay(name: str, source: Path, *extra: str) -> Relay:
 def base_tree(ref: str) -> Iterator[Path]:
     """A temporary git worktree of `ref` (removed at the end)."""
     where = Path(tempfile.mkdtemp(prefix="tcpcli-base-"))
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), ref], check=True)
+    add = ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), ref]
+    subprocess.run(add, check=True, stdout=sys.stderr)  # git's chatter is progress, not the report
     try:
         yield where
     finally:
