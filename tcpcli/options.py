@@ -13,6 +13,7 @@ from typing import NamedTuple
 __all__ = [
     "CONNECTION",
     "DIALOGUE",
+    "FAULTS",
     "LISTEN",
     "LOGS",
     "OPTIONS",
@@ -35,7 +36,8 @@ LOGS = "Logs and diagnostics"
 TLS = "TLS"
 LISTEN = "Listen mode (-l)"
 DIALOGUE = "Dialogues and health checks"
-PANELS = (CONNECTION, VIEWS, TIMEOUTS, LOGS, TLS, LISTEN, DIALOGUE)
+FAULTS = "Faults and rewrites in the relay (-l ... --to)"
+PANELS = (CONNECTION, VIEWS, TIMEOUTS, LOGS, TLS, LISTEN, DIALOGUE, FAULTS)
 
 # value kinds: a switch is on when given; a value option takes the next argument (a string we parse later)
 SWITCH = "switch"
@@ -381,6 +383,77 @@ OPTIONS: tuple[Option, ...] = (
         "Run the dialogue in FILE (send, expect, expect-within, fail-on, sleep, quit; see docs/checks.md); "
         "with -l, against each client.",
         DIALOGUE,
+    ),
+    # the relay's faults and rewrites (-l ... --to): up: is client to upstream, down: upstream to client
+    _value(
+        "fault_delay",
+        ("--delay",),
+        "[up:|down:]T[~J]",
+        "Hold each chunk T (250ms, 1.5s) before forwarding it, +- a random J; order kept.",
+        FAULTS,
+        repeatable=True,
+    ),
+    _value(
+        "fault_rate_limit",
+        ("--rate",),
+        "[up:|down:]BYTES",
+        "Forward at most BYTES per second per connection and direction (64k, 10M: 1024-based).",
+        FAULTS,
+        repeatable=True,
+    ),
+    _value(
+        "fault_slice",
+        ("--slice",),
+        "[up:|down:]N",
+        "Forward in separate writes of at most N bytes (TCP_NODELAY on): a 1-byte-at-a-time peer.",
+        FAULTS,
+        repeatable=True,
+    ),
+    _value(
+        "stall_after",
+        ("--stall-after",),
+        "[up:|down:]N|T",
+        "After N bytes (or T from open) stop forwarding and reading that direction; both stay open.",
+        FAULTS,
+        repeatable=True,
+    ),
+    _value(
+        "cut_after",
+        ("--cut-after",),
+        "[up:|down:]N|T",
+        "After N bytes (or T from open) close both sides with FIN.",
+        FAULTS,
+        repeatable=True,
+    ),
+    _value(
+        "reset_after",
+        ("--reset-after",),
+        "[up:|down:]N|T",
+        "After N bytes (or T from open) reset both sides (RST).",
+        FAULTS,
+        repeatable=True,
+    ),
+    _value(
+        "refuse_first",
+        ("--refuse-first",),
+        "N",
+        "Reset the first N clients right after accept (to test a client's retries).",
+        FAULTS,
+    ),
+    _value(
+        "fault_rate",
+        ("--fault-rate",),
+        "P",
+        "Give each connection the faults with probability P (0..1, default 1); the open line says which.",
+        FAULTS,
+    ),
+    _value(
+        "replace",
+        ("--replace",),
+        "[up:|down:]OLD=NEW",
+        "Replace every OLD by NEW in the relayed bytes, also across reads (\\r \\n \\t \\0 \\xNN \\\\ work).",
+        FAULTS,
+        repeatable=True,
     ),
 )
 

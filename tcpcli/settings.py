@@ -14,6 +14,7 @@ import socket
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:  # a plain run must not pay for the dialogue's modules
+    from tcpcli.core.faultspec import FaultSettings
     from tcpcli.core.steps import Step
 
 __all__ = [
@@ -147,6 +148,7 @@ class RelaySettings(NamedTuple):
     # unix target host and port are unused)
     upstream: ConnectSettings
     transcript: bool = True  # False: --no-transcript, a plain port forwarder
+    faults: FaultSettings | None = None  # any fault or rewrite option: the copy path, through engine.faulty
 
 
 class ViewSettings(NamedTuple):
@@ -296,3 +298,13 @@ class Flags(NamedTuple):
     reconnect: str | None = None  # --reconnect N
     reconnect_delay: str | None = None  # --reconnect-delay S
     udp: bool = False  # -u/--udp
+    # the relay's faults and rewrites: as typed, each maybe with an up:/down: prefix
+    fault_delay: tuple[str, ...] = ()  # --delay
+    fault_rate_limit: tuple[str, ...] = ()  # --rate
+    fault_slice: tuple[str, ...] = ()  # --slice
+    stall_after: tuple[str, ...] = ()
+    cut_after: tuple[str, ...] = ()
+    reset_after: tuple[str, ...] = ()
+    refuse_first: str | None = None
+    fault_rate: str | None = None
+    replace: tuple[str, ...] = ()

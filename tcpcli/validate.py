@@ -65,6 +65,9 @@ def validate(flags: Flags, env: Environment) -> Settings:
     tls, upstream_tls = _relay_tls_settings(flags) if mode is Mode.RELAY else (_tls_settings(flags), None)
     family = _family(flags)
     _check_listen_only_flags(flags, mode)
+    from tcpcli.faultflags import fault_settings  # the relay's faults: cheap, but only read when given
+
+    faults = fault_settings(flags, mode is Mode.RELAY, flags.encoding)
     if flags.unix is not None:
         _check_unix(flags, mode)
     if flags.proxy is not None or flags.proxy_auth is not None:
@@ -86,6 +89,7 @@ def validate(flags: Flags, env: Environment) -> Settings:
     elif mode is Mode.RELAY:
         assert upstream_tls is not None
         listen, relay = _relay_settings(flags, family, sockopts, tls, upstream_tls)
+        relay = relay._replace(faults=faults)
     else:
         if flags.args:
             _usage("--demo takes no HOST or PORT (it starts its own server on 127.0.0.1)")

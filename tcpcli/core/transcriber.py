@@ -33,9 +33,11 @@ class Transcriber:
     def _prefix(self, conn: int, direction: str | None, stamp: float) -> bytes:
         return line_prefix(conn, direction, self._stamp(stamp) if self._stamp is not None else None)
 
-    def opened(self, conn: int, client: str, upstream: str, stamp: float) -> bytes:
-        """`#N open CLIENT -> UPSTREAM`."""
-        return open_line(self._prefix(conn, None, stamp), client, upstream)
+    def opened(
+        self, conn: int, client: str, upstream: str, stamp: float, faulty: bool | None = None
+    ) -> bytes:
+        """`#N open CLIENT -> UPSTREAM`, with ` (faulty)` / ` (not faulty)` when --fault-rate is below 1."""
+        return open_line(self._prefix(conn, None, stamp), client, upstream, faulty)
 
     def data(self, conn: int, direction: str, data: bytes, stamp: float) -> bytes:
         """The lines of one chunk: visible text, or with -x hex dump lines at that direction's offset."""

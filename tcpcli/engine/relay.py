@@ -26,6 +26,7 @@ from collections.abc import Collection
 from typing import Any
 
 from tcpcli.core.events import ClientRejected, Event, RelayClosed, RelayOpened, ServerStopping, format_address
+from tcpcli.core.faults import Refusals
 from tcpcli.engine.acceptor import Acceptor, accept_tls, add_stop_signals, remove_stop_signals
 from tcpcli.engine.client import peer_label
 from tcpcli.engine.local import InputReader, can_read_stdin
@@ -73,6 +74,9 @@ class Relay:
         # the kernel path: nothing in user space needs the bytes
         self._kernel = transcript is None and client_tls is None and upstream_tls is None
         self._kernel = self._kernel and self._session.hex_log is None
+        self._faults = self._relay.faults  # faults or rewrites: the copy path, through engine.faulty
+        self._kernel = self._kernel and self._faults is None
+        self._refusals = Refusals(self._faults.refuse_first) if self._faults is not None else None
         self.signal: int | None = None
         self.error: TcpcliError | None = None
         self._numbered = 0
@@ -174,6 +178,11 @@ class Relay:
     def _admit(self, conn: socket.socket, address: Any) -> None:
         # a Unix client has no address: it is named after the socket and its number (asked while it is open)
         client = unix_client_label(self._listener, self._numbered + 1) or peer_label(address)
+        if self._refusals is not None and self._refusals.refuse():  # --refuse-first N
+            self._report(ClientRejected(client, f"refused (--refuse-first {self._refusals.limit}); reset"))
+            reset_socket(conn)
+            conn.close()
+            return
         limit = self._listen.max_clients
         reason = ""
         if self._served_one:
@@ -229,7 +238,7 @@ class Relay:
         if self._held:
             relayed.hold_reading(True)
         if self._transcript is not None:
-            self._transcript.opened(number, client, upstream_label, time.time())
+            self._transcript.opened(number, client, upstream_label, time.time(), relayed.faulty)
         else:
             self._report(RelayOpened(number, client, upstream_label))
         relayed.start()
@@ -267,6 +276,11 @@ class Relay:
             assert isinstance(protocol, Side)
             client_side = protocol
         upstream_side = await self._upstream_side(number, upstream)
+        if self._faults is not None:
+            from tcpcli.engine.faulty import faulty_connection
+
+            sides = (client_side, upstream_side)
+            return faulty_connection(self, number, client, upstream_label, idle, sides, self._faults)
         return CopyConnection(self, number, client, upstream_label, idle, client_side, upstream_side)
 
     async def _upstream_side(self, number: int, upstream: socket.socket) -> Side:
@@ -312,7 +326,7 @@ class Relay:
         if self._transcript is not None:
             self._transcript.data(conn.number, direction, data, time.time())
 
-    def relayed_event(self, conn: Relayed, direction: str, word: bytes) -> None:
+    def relayed_event(self, conn: Relayed, direction: str | None, word: bytes) -> None:
         if self._transcript is not None:
             self._transcript.event(conn.number, direction, word, time.time())
 

@@ -38,7 +38,7 @@ class Owner(Protocol):
 
     def relayed_data(self, conn: Relayed, direction: str, data: bytes) -> None: ...
 
-    def relayed_event(self, conn: Relayed, direction: str, word: bytes) -> None: ...
+    def relayed_event(self, conn: Relayed, direction: str | None, word: bytes) -> None: ...
 
     def relayed_done(self, conn: Relayed) -> None: ...
 
@@ -52,6 +52,8 @@ def reset_socket(sock: socket.socket | None) -> None:
 
 class Relayed:
     """What both paths share: number, labels, byte counts, the -i timer, the outcome."""
+
+    faulty: bool | None = None  # --fault-rate below 1: whether this connection drew the faults
 
     def __init__(
         self, owner: Owner, number: int, client: str, upstream: str, idle_timeout: float | None

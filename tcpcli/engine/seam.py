@@ -155,8 +155,8 @@ class Transcript(Protocol):
 
     def start(self) -> None: ...
 
-    def opened(self, conn: int, client: str, upstream: str, stamp: float) -> None:
-        """Both sides are connected: `#N open CLIENT -> UPSTREAM`."""
+    def opened(self, conn: int, client: str, upstream: str, stamp: float, faulty: bool | None = None) -> None:
+        """Both sides are connected: `#N open CLIENT -> UPSTREAM` (`faulty`: what --fault-rate drew)."""
         ...
 
     def data(self, conn: int, direction: str, data: bytes, stamp: float) -> None:
@@ -164,7 +164,8 @@ class Transcript(Protocol):
         ...
 
     def event(self, conn: int, direction: str | None, word: bytes, stamp: float) -> None:
-        """An event of the connection: b"FIN" / b"RST" with its direction (later STALL, CUT, RESET)."""
+        """An event of the connection: b"FIN" / b"RST" / b"STALL" with its direction, b"CUT" / b"RESET"
+        with None (the whole connection)."""
         ...
 
     def closed(self, conn: int, sent_up: int, sent_down: int, seconds: float, stamp: float) -> None:

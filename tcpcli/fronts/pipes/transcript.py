@@ -44,8 +44,8 @@ class PipeTranscript:
     def start(self) -> None:
         pass
 
-    def opened(self, conn: int, client: str, upstream: str, stamp: float) -> None:
-        self._write(self._lines.opened(conn, client, upstream, stamp))
+    def opened(self, conn: int, client: str, upstream: str, stamp: float, faulty: bool | None = None) -> None:
+        self._write(self._lines.opened(conn, client, upstream, stamp, faulty))
 
     def data(self, conn: int, direction: str, data: bytes, stamp: float) -> None:
         self._write(self._lines.data(conn, direction, data, stamp))

@@ -151,9 +151,9 @@ class TerminalTranscript:
 
     # ------------------------------------------------------------ from the relay
 
-    def opened(self, conn: int, client: str, upstream: str, stamp: float) -> None:
+    def opened(self, conn: int, client: str, upstream: str, stamp: float, faulty: bool | None = None) -> None:
         self._open += 1
-        self._queue(self._lines.opened(conn, client, upstream, stamp), EVENT_STYLE)
+        self._queue(self._lines.opened(conn, client, upstream, stamp, faulty), EVENT_STYLE)
 
     def data(self, conn: int, direction: str, data: bytes, stamp: float) -> None:
         if direction == ">":

@@ -86,3 +86,26 @@ def test_a_dumb_terminal_gets_the_same_lines_plainly(
     )  # no colour on a dumb terminal, and the peer's is shown
     term.ctrl("c")
     assert term.wait_exit() == 130
+
+
+def test_faults_show_in_the_terminal_the_open_mark_and_the_cut(
+    terminal: Start, live_peer: LivePeer, client_of: Callable[[int], socket.socket]
+) -> None:
+    term, port = start_relay(terminal, live_peer, "--fault-rate", "0", "--cut-after", "down:3")
+    term.wait_for("| 0 clients")
+    client = client_of(port)
+    upstream = live_peer.accept()
+    term.wait_for("(not faulty)")  # drawn per connection: this one is relayed untouched
+    upstream.sendall(b"hello\n")
+    assert read_until(client, b"\n") == b"hello\n"
+    term.ctrl("c")
+    assert term.wait_exit() == 130
+    term, port = start_relay(terminal, live_peer, "--cut-after", "down:3")
+    term.wait_for("| 0 clients")
+    client = client_of(port)
+    upstream = live_peer.accept()
+    upstream.sendall(b"hello\n")
+    term.wait_for("#1 CUT")
+    assert client.recv(100) == b"hel"
+    term.ctrl("c")
+    assert term.wait_exit() == 130
