@@ -1,0 +1,249 @@
+"""--record FILE: the recorder, a writer thread that turns the traffic into the file (core.recording).
+
+The pumps only append an event (a tuple) under a lock; the thread encodes what piled up (JSON + base64, in
+blocks) and writes it with one write per batch, straight to the file (no user-space buffer: flushed as it
+goes). The pumps never wait for the disk unless the writer falls more than `BEHIND_LIMIT` bytes behind: then
+a blocking pump waits (`wait_for_room`) and an event loop stops reading (`when_room` says when to go on),
+so memory stays bounded; -v says so once. A failed write stops the recording; `close()` raises it (exit 74).
+
+`>` is always client to server: the engine says which side it played (`server`) and `RecordTap` (the taps'
+`record(direction, data)`, where `>` means sent) turns its directions round for a server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from tcpcli.core.recording import RecordingWriter
+from tcpcli.engine.stdio import write_all
+from tcpcli.engine.taps import HexLog
+from tcpcli.errors import ExitCode, TcpcliError
+from tcpcli.settings import Mode
+
+if TYPE_CHECKING:
+    from tcpcli.connection import Connection
+    from tcpcli.report import Reporter
+    from tcpcli.settings import Settings
+
+__all__ = ["BEHIND_LIMIT", "IDLE_FLUSH", "RecordTap", "Recorder", "addresses", "record_one"]
+
+# Bytes of data the writer may be behind before the pumps wait for it (memory stays bounded).
+BEHIND_LIMIT = 32 * 1024 * 1024
+# --redact holds a turn back until it ends; after this many seconds of quiet it is written anyway.
+IDLE_FLUSH = 0.5
+
+_Event = tuple[str, float, int, str | None, bytes | str | None]  # kind, t, conn, direction, payload
+
+
+class Recorder:
+    """Appends the events of every connection to FILE (created or truncated); thread-safe."""
+
+    def __init__(self, path: str, mode: str, redact: str | None, warn: Callable[[str], None]) -> None:
+        try:
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise TcpcliError(
+                f"--record {path}: cannot create it ({exc.strerror})", ExitCode.CANT_CREATE
+            ) from exc
+        pattern = None if redact is None else re.compile(redact.encode("utf-8"))
+        self._writer = RecordingWriter(pattern)
+        self._warn = warn
+        self._start = time.monotonic()
+        started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self._lock = threading.Condition()
+        self._events: list[_Event] = []
+        self._pending = 0  # data bytes appended and not yet written
+        self._room: list[Callable[[], None]] = []
+        self._said_behind = False
+        self._closing = False
+        self.error: TcpcliError | None = None
+        self._write(RecordingWriter.header(mode, started))
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------ what the engines call
+
+    def opened(self, conn: int, src: str, dst: str) -> None:
+        self._add(("open", conn, None, f"{src}\0{dst}"), 0)
+
+    def data(self, conn: int, direction: str, data: bytes) -> bool:
+        """Record `data` travelling `direction` (">": client to server); True when the writer is behind."""
+        if not data:
+            return False
+        return self._add(("data", conn, direction, bytes(data)), len(data))
+
+    def event(self, conn: int, event: str, direction: str | None = None) -> None:
+        """`fin` / `rst` travelling `direction`, or `close`."""
+        self._add((event, conn, direction, None), 0)
+
+    def wait_for_room(self) -> None:
+        """Block (a pump thread) until the writer is within BEHIND_LIMIT again."""
+        with self._lock:
+            while self._pending > BEHIND_LIMIT and not self._closing and self.error is None:
+                self._lock.wait(0.5)
+
+    def when_room(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (from the writer thread) once the writer is within BEHIND_LIMIT again."""
+        with self._lock:
+            if self._pending <= BEHIND_LIMIT or self.error is not None:
+                run_now = True
+            else:
+                self._room.append(callback)
+                run_now = False
+        if run_now:
+            callback()
+
+    def close(self) -> None:
+        """Write out everything, stop the thread; raises the write error (74) if there was one."""
+        with self._lock:
+            self._closing = True
+            self._lock.notify_all()
+        self._thread.join()
+        os.close(self._fd)
+        if self.error is not None:
+            raise self.error
+
+    # ------------------------------------------------------------ the writer thread
+
+    def _add(self, event: tuple[str, int, str | None, bytes | str | None], size: int) -> bool:
+        t = time.monotonic() - self._start
+        with self._lock:
+            if self.error is not None:
+                return False
+            kind, conn, direction, payload = event
+            self._events.append((kind, t, conn, direction, payload))
+            self._pending += size
+            self._lock.notify_all()
+            behind = self._pending > BEHIND_LIMIT
+            if behind and not self._said_behind:
+                self._said_behind = True
+                self._warn(
+                    "--record: the file is written slower than the traffic comes; the traffic waits for it"
+                )
+            return behind
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._events and not self._closing:
+                    self._lock.wait(IDLE_FLUSH)
+                events, self._events = self._events, []
+                closing = self._closing
+            out = [self._encode(event) for event in events]
+            if not events or closing:
+                out.append(self._writer.flush())  # quiet (or the end): --redact's held turns
+            self._write(b"".join(out))
+            size = sum(len(e[4]) for e in events if e[0] == "data" and isinstance(e[4], bytes))
+            with self._lock:
+                self._pending -= size
+                room = []
+                if self._pending <= BEHIND_LIMIT:
+                    room, self._room = self._room, []
+                self._lock.notify_all()
+                done = closing and not self._events
+            for callback in room:
+                callback()
+            if done:
+                return
+
+    def _encode(self, event: _Event) -> bytes:
+        kind, t, conn, direction, payload = event
+        if kind == "data":
+            assert direction is not None and isinstance(payload, bytes)
+            return self._writer.data(t, conn, direction, payload)
+        if kind == "open":
+            assert isinstance(payload, str)
+            src, _, dst = payload.partition("\0")
+            return self._writer.opened(t, conn, src, dst)
+        return self._writer.event(t, conn, kind, direction)
+
+    def _write(self, data: bytes) -> None:
+        if not data or self.error is not None:
+            return
+        try:
+            write_all(self._fd, data)
+        except OSError as exc:
+            self.error = TcpcliError(f"--record: writing failed ({exc.strerror})", ExitCode.IO_ERROR)
+
+
+class RecordTap(HexLog):
+    """The one-peer engine's view of the recorder: a tap like --hex-log (`>` sent, `<` received), also
+    logging to the real --hex-log when there is one. `server`: tcpcli accepted this connection, so what it
+    sends travels `<`. A blocking pump waits here when the writer is behind."""
+
+    def __init__(self, recorder: Recorder, conn: int, server: bool, hex_log: HexLog | None) -> None:
+        # no super().__init__(): this tap owns no file of its own (the recorder and hex_log do)
+        self._recorder = recorder
+        self._conn = conn
+        self._server = server
+        self._hex_log = hex_log
+
+    def tee(self, hex_log: HexLog | None) -> RecordTap:
+        """This tap, passing every chunk on to `hex_log` too (--hex-log and --record together)."""
+        self._hex_log = hex_log
+        return self
+
+    def direction(self, sent: bool) -> str:
+        """The recording's direction of bytes this side sent (`sent`) or received."""
+        return "<" if sent == self._server else ">"
+
+    def record(self, direction: str, data: bytes, peer: str | None = None) -> None:
+        if self._hex_log is not None:
+            self._hex_log.record(direction, data, peer)
+        if self._recorder.data(self._conn, self.direction(direction == ">"), data):
+            self._recorder.wait_for_room()
+
+    def event(self, event: str, sent: bool | None = None) -> None:
+        """`fin` / `rst` that this side sent (`sent`) or received, or `close` (sent None)."""
+        self._recorder.event(self._conn, event, None if sent is None else self.direction(sent))
+
+    def forget(self, peer: str) -> None:
+        if self._hex_log is not None:
+            self._hex_log.forget(peer)
+
+    def close(self) -> None:
+        if self._hex_log is not None:
+            self._hex_log.close()
+
+
+def addresses(conn: Connection, server: bool) -> tuple[str, str]:
+    """(client, server) addresses of `conn` as `host:port` (a Unix socket's path; "" when unknown)."""
+    from tcpcli.core.events import format_address
+
+    def name(call: Callable[[], object]) -> str:
+        try:
+            address = call()
+        except (OSError, AttributeError):
+            return ""
+        if isinstance(address, tuple):
+            return format_address(address[0], address[1])
+        return address.decode("utf-8", "replace") if isinstance(address, bytes) else str(address)
+
+    local, remote = name(conn.getsockname), name(conn.getpeername)  # type: ignore[attr-defined]
+    return (remote, local) if server else (local, remote)
+
+
+@contextmanager
+def record_one(conn: Connection, settings: Settings, reporter: Reporter) -> Iterator[RecordTap]:
+    """--record around one connection of connect mode or listen mode (one client): opened, tapped, closed;
+    the recorder's write error (74) is raised after the session's own outcome."""
+    session = settings.session
+    assert session.record is not None
+    server = settings.mode is not Mode.CONNECT
+    recorder = Recorder(session.record, settings.mode.value, session.redact, reporter.warning)
+    try:
+        recorder.opened(1, *addresses(conn, server))
+        yield RecordTap(recorder, 1, server, None)
+    except BaseException:
+        with contextlib.suppress(TcpcliError):  # the session's own failure says more
+            recorder.close()
+        raise
+    recorder.close()
