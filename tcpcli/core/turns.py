@@ -16,8 +16,19 @@ from __future__ import annotations
 import re
 
 from tcpcli.core.matcher import Matcher
+from tcpcli.core.transcript import visible_bytes
+from tcpcli.core.verdict import SHOWN_BYTES, received_text
 
-__all__ = ["MATCHED", "MATCH_MODES", "MISMATCH", "PENDING", "TurnMatcher", "normalize_lines"]
+__all__ = [
+    "MATCHED",
+    "MATCH_MODES",
+    "MISMATCH",
+    "PENDING",
+    "TurnMatcher",
+    "mismatch_line",
+    "normalize_lines",
+    "quoted",
+]
 
 MATCH_MODES = ("exact", "lines", "regex", "any")
 PENDING = "pending"
@@ -127,10 +138,26 @@ class TurnMatcher:
                 del self.received[len(self.received) - len(data) :]
         return self.verdict
 
-    def expected_text(self) -> bytes:
-        """The whole turn as text for a message: literal bytes, patterns as `/pattern/`."""
+    def expected_text(self) -> str:
+        """The turn as a message shows it: `"bytes"`, a pattern as `/pattern/`, `anything` for `any`."""
         if self._mode == "any":
-            return b"anything"
-        return b"".join(
-            part if isinstance(part, bytes) else b"/" + part.pattern + b"/" for part in self._original
+            return "anything"
+        return " ".join(
+            quoted(part) if isinstance(part, bytes) else "/" + quoted(part.pattern)[1:-1] + "/"
+            for part in self._original
         )
+
+
+def mismatch_line(conn: int, turn: int, expected: str, received: bytes, note: str = "") -> str:
+    """`replay #C turn K: expected "...", received "..."`: `expected` as worded (`quoted(turn)`, `FIN`),
+    `received` made visible (its last SHOWN_BYTES bytes), then `note` (` then FIN`, ` (nothing in 5s)`)."""
+    return f"replay #{conn} turn {turn}: expected {expected}, {received_text(received)}{note}"
+
+
+def quoted(data: bytes) -> str:
+    """`"..."`: `data` made visible (the transcript's escapes, `"` as `\\x22`), cut after SHOWN_BYTES."""
+    cut = data[:SHOWN_BYTES]
+    text = visible_bytes(cut).replace(b'"', b"\\x22").decode("ascii")
+    return f'"{text}"' + (
+        f" (the first {SHOWN_BYTES} of {len(data)} bytes)" if len(data) > SHOWN_BYTES else ""
+    )
