@@ -127,7 +127,7 @@ def replay_connection(
     replay: ReplaySettings,
     peer: str,
     number: int,
-) -> None:
+) -> tuple[int, int]:
     """Replay `recorded` over `conn` (connection `number` in messages): as the server (`server`: we send the
     `<` turns) or the client. Returns (bytes sent, bytes received) when every step matched; TcpcliError
     (exit 1) at the first mismatch.
