@@ -29,11 +29,22 @@ from tcpcli.errors import ExitCode, TcpcliError
 from tcpcli.settings import Mode
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from tcpcli.connection import Connection
+    from tcpcli.engine.dialogue import DialogueLog
     from tcpcli.report import Reporter
     from tcpcli.settings import Settings
 
-__all__ = ["BEHIND_LIMIT", "IDLE_FLUSH", "RecordTap", "Recorder", "addresses", "record_one"]
+__all__ = [
+    "BEHIND_LIMIT",
+    "IDLE_FLUSH",
+    "DialogueRecording",
+    "RecordTap",
+    "Recorder",
+    "addresses",
+    "record_one",
+]
 
 # Bytes of data the writer may be behind before the pumps wait for it (memory stays bounded).
 BEHIND_LIMIT = 32 * 1024 * 1024
@@ -241,9 +252,60 @@ def record_one(conn: Connection, settings: Settings, reporter: Reporter) -> Iter
     recorder = Recorder(session.record, settings.mode.value, session.redact, reporter.warning)
     try:
         recorder.opened(1, *addresses(conn, server))
+        listen = settings.listen
+        if listen is not None and listen.greet:  # sent by listen mode before the session began
+            recorder.data(1, "<", listen.greet)
+        if listen is not None and listen.greet_file is not None:
+            with open(listen.greet_file, "rb") as greeting:
+                recorder.data(1, "<", greeting.read())
         yield RecordTap(recorder, 1, server, None)
     except BaseException:
         with contextlib.suppress(TcpcliError):  # the session's own failure says more
             recorder.close()
         raise
     recorder.close()
+
+
+class DialogueRecording:
+    """A dialogue's log (engine.dialogue.DialogueLog) that records the connection, then passes each call on
+    to the real log (the -v transcript, --print). A context manager: open on entry, close on exit."""
+
+    def __init__(
+        self, recorder: Recorder, conn: Connection, number: int, server: bool, log: DialogueLog
+    ) -> None:
+        self._recorder = recorder
+        self._number = number
+        self._server = server
+        self._log = log
+        self._addresses = addresses(conn, server)
+
+    def __enter__(self) -> DialogueRecording:
+        self._recorder.opened(self._number, *self._addresses)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if isinstance(error, TcpcliError) and "reset" in error.message:
+            self._recorder.event(self._number, "rst", self._direction(False))
+        self._recorder.event(self._number, "close")
+
+    def _direction(self, ours: bool) -> str:
+        return "<" if ours == self._server else ">"
+
+    def sent(self, data: bytes) -> None:
+        if self._recorder.data(self._number, self._direction(True), data):
+            self._recorder.wait_for_room()
+        self._log.sent(data)
+
+    def received(self, data: bytes) -> None:
+        if self._recorder.data(self._number, self._direction(False), data):
+            self._recorder.wait_for_room()
+        self._log.received(data)
+
+    def event(self, ours: bool, word: bytes) -> None:
+        self._recorder.event(self._number, word.decode("ascii").lower(), self._direction(ours))
+        self._log.event(ours, word)
+
+    def matched(self, data: bytes) -> None:
+        self._log.matched(data)
