@@ -893,8 +893,8 @@ def _read_recording(path: str, server: bool) -> Recording:
             if isinstance(step, Turn) and step.direction == own and step.literal is None:
                 side = "server" if server else "client"
                 raise TcpcliError(
-                    f'{path}:{step.line}: a "re" pattern cannot be sent: the replay plays the {side} '
-                    f'side ("{own}"); give its bytes ("text" or "b64")',
+                    f'{path}:{step.pattern_lines[0]}: a "re" pattern cannot be sent: the replay plays the '
+                    f'{side} side ("{own}"); give its bytes ("text" or "b64")',
                     ExitCode.DATA_ERROR,
                 )
     return recording

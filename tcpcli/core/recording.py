@@ -124,6 +124,7 @@ class Turn(NamedTuple):
     parts: tuple[bytes | re.Pattern[bytes], ...]
     t: float
     line: int  # the line of its first event, for messages
+    pattern_lines: tuple[int, ...] = ()  # the lines of its `re` parts, in order
 
     @property
     def literal(self) -> bytes | None:
@@ -187,10 +188,11 @@ def read_recording(text: str, name: str) -> Recording:
         direction = _direction(record, where)
         part = _payload(record, where)
         previous = own[-1] if own else None
-        if isinstance(previous, Turn) and previous.direction == direction:
-            own[-1] = previous._replace(parts=_joined(previous.parts, part))
-        else:
-            own.append(Turn(direction, (part,), t, number))
+        if not (isinstance(previous, Turn) and previous.direction == direction):
+            previous = Turn(direction, (), t, number)
+            own.append(previous)
+        pattern_lines = previous.pattern_lines + ((number,) if isinstance(part, re.Pattern) else ())
+        own[-1] = previous._replace(parts=_joined(previous.parts, part), pattern_lines=pattern_lines)
     connections = tuple(RecordedConnection(conn, tuple(own), started[conn]) for conn, own in steps.items())
     return Recording(mode, connections)
 
