@@ -48,6 +48,7 @@ __all__ = [
 
 # Bytes of data the writer may be behind before the pumps wait for it (memory stays bounded).
 BEHIND_LIMIT = 32 * 1024 * 1024
+_IOV_MAX = 1024  # buffers per writev (the Linux limit)
 # --redact holds a turn back until it ends; after this many seconds of quiet it is written anyway.
 IDLE_FLUSH = 0.5
 
@@ -75,6 +76,7 @@ class Recorder:
         self._room: list[Callable[[], None]] = []
         self._said_behind = False
         self._closing = False
+        self._writer_idle = False  # the writer thread waits for events (to be woken by the next one)
         self.error: TcpcliError | None = None
         self._write(RecordingWriter.header(mode, started))
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
@@ -132,7 +134,8 @@ class Recorder:
             kind, conn, direction, payload = event
             self._events.append((kind, t, conn, direction, payload))
             self._pending += size
-            self._lock.notify_all()
+            if self._writer_idle:  # a wake-up per event would cost a thread switch per chunk
+                self._lock.notify_all()
             behind = self._pending > BEHIND_LIMIT
             if behind and not self._said_behind:
                 self._said_behind = True
@@ -145,13 +148,15 @@ class Recorder:
         while True:
             with self._lock:
                 if not self._events and not self._closing:
+                    self._writer_idle = True
                     self._lock.wait(IDLE_FLUSH)
+                    self._writer_idle = False
                 events, self._events = self._events, []
                 closing = self._closing
             out = [self._encode(event) for event in events]
             if not events or closing:
                 out.append(self._writer.flush())  # quiet (or the end): --redact's held turns
-            self._write(b"".join(out))
+            self._write_lines(out)
             size = sum(len(e[4]) for e in events if e[0] == "data" and isinstance(e[4], bytes))
             with self._lock:
                 self._pending -= size
@@ -175,6 +180,25 @@ class Recorder:
             src, _, dst = payload.partition("\0")
             return self._writer.opened(t, conn, src, dst)
         return self._writer.event(t, conn, kind, direction)
+
+    def _write_lines(self, lines: list[bytes]) -> None:
+        """The batch with writev (no joined copy: memory bandwidth is what recording spends most)."""
+        lines = [line for line in lines if line]
+        while lines and self.error is None:
+            try:
+                written = os.writev(self._fd, lines[:_IOV_MAX])
+            except InterruptedError:
+                continue
+            except OSError as exc:
+                self.error = TcpcliError(f"--record: writing failed ({exc.strerror})", ExitCode.IO_ERROR)
+                return
+            done = 0
+            while done < len(lines) and written >= len(lines[done]):
+                written -= len(lines[done])
+                done += 1
+            lines = lines[done:]
+            if written:
+                lines[0] = lines[0][written:]
 
     def _write(self, data: bytes) -> None:
         if not data or self.error is not None:
