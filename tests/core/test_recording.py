@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tcpcli.core.recording import (
     REDACTED,
+    TEXT_LIMIT,
     Mark,
     RecordingError,
     RecordingWriter,
@@ -44,6 +45,12 @@ def test_writer_lines_follow_the_contract() -> None:
     assert records[3] == {"t": 0.03, "c": 1, "ev": "fin", "dir": ">"}
     assert records[4] == {"t": 0.04, "c": 1, "ev": "close"}
     assert all(line.isascii() and line.endswith(b"\n") for line in lines)
+
+
+def test_a_bulk_chunk_gets_b64_alone() -> None:
+    big = b"a" * (TEXT_LIMIT + 1)
+    assert "text" not in json.loads(RecordingWriter().data(0.0, 1, ">", big))
+    assert "text" in json.loads(RecordingWriter().data(0.0, 1, ">", big[:TEXT_LIMIT]))
 
 
 def test_chunks_of_one_direction_read_back_as_one_turn() -> None:
