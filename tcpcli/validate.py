@@ -111,7 +111,7 @@ def validate(flags: Flags, env: Environment) -> Settings:
         _check_files(session, tls, listen)
     # -z -u --send DATA is a probe's datagram (taken above), not a dialogue
     dialogue = None if flags.udp else _dialogue_settings(flags, mode, session)
-    _check_record(flags, mode, env)
+    _check_record(flags, mode)
     replay = _replay_settings(flags, mode)
     return Settings(
         mode=mode,
@@ -795,8 +795,8 @@ def _script_steps(path: str, within: float, encoding: str) -> tuple[Step, ...]:
         raise TcpcliError(str(exc), ExitCode.DATA_ERROR) from exc
 
 
-def _check_record(flags: Flags, mode: Mode, env: Environment) -> None:
-    """--record and --redact: where they apply (connect, listen, relay; not yet everywhere)."""
+def _check_record(flags: Flags, mode: Mode) -> None:
+    """--record and --redact: where they apply (every mode but -u, -z, --demo and --reconnect, for now)."""
     if flags.redact is not None:
         if flags.record is None:
             _usage("--redact applies to what --record writes: add --record FILE")
@@ -817,9 +817,6 @@ def _check_record(flags: Flags, mode: Mode, env: Environment) -> None:
     ):
         if given:
             _usage(f"--record cannot be combined with {label} (not supported yet)")
-    dialogue = bool(flags.send or flags.expect or flags.script is not None)
-    if env.interactive and mode in (Mode.CONNECT, Mode.LISTEN) and not dialogue:
-        _usage("--record in a terminal is not supported yet: pipe stdout (... | cat) to record the session")
 
 
 # Options --replay has no use for: (given?, label) -> a usage error naming them.

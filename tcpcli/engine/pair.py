@@ -325,9 +325,14 @@ class SeamPair(Pair, Generic[ReceiverT]):
         timestamps: bool = False,
         telnet: bool = False,
         policy: LinkPolicy = NO_TIMEOUTS,
+        record: RecordTap | None = None,
     ) -> None:
-        """`policy`: -q and -i; a person types the input, so the link's input is a terminal."""
+        """`policy`: -q and -i; a person types the input, so the link's input is a terminal. `record`:
+        --record's tap (it passes every chunk on to `hex_log` too)."""
         self.inbox = inbox  # received bytes wait here for the screen
+        self._record = record
+        if record is not None:
+            hex_log = record.tee(hex_log)
         sender = Sender(conn, hex_log)  # typed lines and --telnet refusals, logged before the kernel has them
         self._queue = QueueUplink(conn, sender)
         downlink = ReceiverDownlink(conn, inbox, output, hex_log, timestamps, sender if telnet else None)
@@ -357,12 +362,18 @@ class SeamPair(Pair, Generic[ReceiverT]):
         """Stop the sender, close the connection (the receiving thread: a daemon blocked in recv at most)."""
         self._queue.put(None)
         self._close_connection()
+        if self._record is not None:
+            self._record.event("close")
 
     def _input_ended(self) -> None:
         if self._queue.fin:
+            if self._record is not None:
+                self._record.event("fin", sent=True)
             self._send_fin()
 
     def _peer_finished(self, warning: str | None) -> None:
+        if self._record is not None:
+            self._record.event("fin", sent=False)
         self.inbox.close()
 
     def _failed(self, error: TcpcliError, sending: bool) -> None:
