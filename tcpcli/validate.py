@@ -809,7 +809,6 @@ def _check_record(flags: Flags, mode: Mode) -> None:
     if flags.record is None:
         return
     for given, label in (
-        (flags.udp, "-u/--udp"),
         (mode is Mode.PROBE, "-z"),
         (mode is Mode.DEMO, "--demo"),
         (flags.replay is not None, "--replay"),
@@ -884,6 +883,11 @@ def _read_recording(path: str, server: bool) -> Recording:
         raise TcpcliError(str(exc), ExitCode.DATA_ERROR) from exc
     if not recording.connections:
         raise TcpcliError(f"{path}: the recording holds no connection", ExitCode.DATA_ERROR)
+    if recording.transport != "tcp":
+        raise TcpcliError(
+            f"{path}:1: a recording of UDP datagrams (replaying datagrams is not supported yet)",
+            ExitCode.DATA_ERROR,
+        )
     own = "<" if server else ">"
     for conn in recording.connections:
         for step in conn.steps:

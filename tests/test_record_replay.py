@@ -358,7 +358,7 @@ def test_a_recording_without_header_or_unreadable(tmp_path: Path) -> None:
             ("--record", "r.jsonl", "--redact", "(", "127.0.0.1", "1"),
             "--redact: not a valid regular expression",
         ),
-        (("-u", "--record", "r.jsonl", "127.0.0.1", "1"), "--record cannot be combined with -u/--udp"),
+        (("-z", "--record", "r.jsonl", "127.0.0.1", "1"), "--record cannot be combined with -z"),
         (("--loop", "127.0.0.1", "1"), "--loop"),
     ],
 )
@@ -392,3 +392,29 @@ def test_a_client_reset_is_recorded_in_the_relay(tmp_path: Path, peer: Callable[
         reset_socket(sock)
         relay.wait()
     assert any(e.get("ev") == "rst" and e.get("dir") == ">" for e in events(path))
+
+
+def test_udp_datagrams_are_recorded_one_event_each_and_not_replayed(tmp_path: Path) -> None:
+    echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    echo.bind(("127.0.0.1", 0))
+    echo.settimeout(WAIT)
+
+    def answer() -> None:
+        for _ in range(2):
+            data, address = echo.recvfrom(100)
+            echo.sendto(data.upper(), address)
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    path = tmp_path / "udp.jsonl"
+    port = str(echo.getsockname()[1])
+    result = run_tcpcli("-u", "--record", str(path), "127.0.0.1", port, stdin=b"one\ntwo\n")
+    thread.join(WAIT)
+    echo.close()
+    assert result.code == 0, result.stderr
+    assert json.loads(path.read_text().splitlines()[0])["transport"] == "udp"
+    recorded = events(path)
+    datagrams = sorted((str(e["dir"]), str(e["text"])) for e in recorded if "b64" in e)
+    assert datagrams == [("<", "ONE\n"), ("<", "TWO\n"), (">", "one\n"), (">", "two\n")]  # one event each
+    replayed = run_tcpcli("--replay", str(path), "127.0.0.1", port)
+    assert replayed.code == 65 and "replaying datagrams is not supported yet" in replayed.stderr

@@ -61,15 +61,21 @@ class RecordingError(Exception):
 class RecordingWriter:
     """Events in, the file's lines out (bytes, ASCII: JSON escapes everything else). Not thread-safe."""
 
-    def __init__(self, redact: re.Pattern[bytes] | None = None) -> None:
+    def __init__(self, redact: re.Pattern[bytes] | None = None, datagrams: bool = False) -> None:
+        """`datagrams` (-u): each chunk is a datagram, kept one event, so --redact applies to each alone."""
         self._redact = redact
+        self._datagrams = datagrams
         # --redact: the connection's turn held back: direction, time of its first chunk, bytes
         self._held: dict[int, tuple[str, float, bytearray]] = {}
 
     @staticmethod
-    def header(mode: str, started: str) -> bytes:
-        """The first line; `started` is ISO 8601 UTC (`2026-11-30T09:28:01.123456Z`)."""
-        return json.dumps({"tcpcli": FORMAT_VERSION, "mode": mode, "started": started}).encode() + b"\n"
+    def header(mode: str, started: str, udp: bool = False) -> bytes:
+        """The first line; `started` is ISO 8601 UTC (`2026-11-30T09:28:01.123456Z`); `udp`: datagrams
+        (`"transport": "udp"`: each data event is one datagram)."""
+        header: dict[str, object] = {"tcpcli": FORMAT_VERSION, "mode": mode, "started": started}
+        if udp:
+            header["transport"] = "udp"
+        return json.dumps(header).encode() + b"\n"
 
     def opened(self, t: float, conn: int, src: str, dst: str) -> bytes:
         fields = json.dumps({"src": src, "dst": dst}, separators=(",", ":"))[1:]
@@ -79,6 +85,8 @@ class RecordingWriter:
         """One chunk `direction` (">" or "<"); with --redact, the lines of a turn that this one ended."""
         if self._redact is None:
             return _data_line(t, conn, direction, data)
+        if self._datagrams:
+            return _data_line(t, conn, direction, self._redact.sub(REDACTED, data))
         out = b""
         held = self._held.get(conn)
         if held is not None and held[0] != direction:
@@ -197,12 +205,14 @@ class RecordedConnection(NamedTuple):
 class Recording(NamedTuple):
     mode: str
     connections: tuple[RecordedConnection, ...]
+    transport: str = "tcp"  # "udp": each data event is a datagram (the header's "transport")
 
 
 def read_recording(text: str, name: str) -> Recording:
     """The recording in `text` (the file `name`, for messages); RecordingError at the first bad line."""
     lines = text.splitlines()
     mode = _read_header(lines[0] if lines else "", name)
+    transport = str(json.loads(lines[0]).get("transport", "tcp"))
     steps: dict[int, list[Turn | Mark]] = {}
     started: dict[int, float] = {}
     closed: set[int] = set()
@@ -239,7 +249,7 @@ def read_recording(text: str, name: str) -> Recording:
         pattern_lines = previous.pattern_lines + ((number,) if isinstance(part, re.Pattern) else ())
         own[-1] = previous._replace(parts=_joined(previous.parts, part), pattern_lines=pattern_lines)
     connections = tuple(RecordedConnection(conn, tuple(own), started[conn]) for conn, own in steps.items())
-    return Recording(mode, connections)
+    return Recording(mode, connections, transport)
 
 
 def _joined(
@@ -259,6 +269,8 @@ def _read_header(line: str, name: str) -> str:
     mode = record.get("mode", "connect")
     if not isinstance(mode, str):
         raise RecordingError(f'{where}: "mode" must be a string')
+    if record.get("transport", "tcp") not in ("tcp", "udp"):
+        raise RecordingError(f'{where}: "transport" must be "tcp" or "udp"')
     return mode
 
 

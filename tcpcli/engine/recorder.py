@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BEHIND_LIMIT",
     "IDLE_FLUSH",
+    "DatagramRecordTap",
     "DialogueRecording",
     "RecordTap",
     "Recorder",
@@ -58,7 +59,10 @@ _Event = tuple[str, float, int, str | None, bytes | str | None]  # kind, t, conn
 class Recorder:
     """Appends the events of every connection to FILE (created or truncated); thread-safe."""
 
-    def __init__(self, path: str, mode: str, redact: str | None, warn: Callable[[str], None]) -> None:
+    def __init__(
+        self, path: str, mode: str, redact: str | None, warn: Callable[[str], None], udp: bool = False
+    ) -> None:
+        """`udp`: the traffic is datagrams (each one event, said in the header)."""
         try:
             self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         except OSError as exc:
@@ -66,7 +70,7 @@ class Recorder:
                 f"--record {path}: cannot create it ({exc.strerror})", ExitCode.CANT_CREATE
             ) from exc
         pattern = None if redact is None else re.compile(redact.encode("utf-8"))
-        self._writer = RecordingWriter(pattern)
+        self._writer = RecordingWriter(pattern, datagrams=udp)
         self._warn = warn
         self._start = time.monotonic()
         started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -78,7 +82,7 @@ class Recorder:
         self._closing = False
         self._writer_idle = False  # the writer thread waits for events (to be woken by the next one)
         self.error: TcpcliError | None = None
-        self._write(RecordingWriter.header(mode, started))
+        self._write(RecordingWriter.header(mode, started, udp))
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
 
@@ -333,3 +337,53 @@ class DialogueRecording:
 
     def matched(self, data: bytes) -> None:
         self._log.matched(data)
+
+
+class DatagramRecordTap(HexLog):
+    """-u: the datagram engine's view of the recorder, a tap like --hex-log (`>` sent, `<` received, `peer`
+    the label of a listener's peer). Each datagram is one event. Connected (connect mode): connection 1.
+    Listening: each peer is a connection, numbered as it first sends (its datagrams `>`, ours to it `<`);
+    at most MAX_PEERS are told apart (the engine's own bound), later ones share the last number.
+    The tap owns the recorder: `close()` writes it out (and raises its write error, 74)."""
+
+    MAX_PEERS = 4096
+
+    def __init__(self, recorder: Recorder, local: str, remote: str | None, hex_log: HexLog | None) -> None:
+        """`remote`: the connected peer (connect mode), None for a listener."""
+        # no super().__init__(): this tap owns no file of its own (the recorder and hex_log do)
+        self._recorder = recorder
+        self._local = local
+        self._remote = remote or ""
+        self._server = remote is None
+        self._hex_log = hex_log
+        self._numbers: dict[str, int] = {}
+
+    def record(self, direction: str, data: bytes, peer: str | None = None) -> None:
+        if self._hex_log is not None:
+            self._hex_log.record(direction, data, peer)
+        number = self._number(peer or self._remote)
+        sent = direction == ">"
+        if self._recorder.data(number, "<" if sent == self._server else ">", data):
+            self._recorder.wait_for_room()
+
+    def _number(self, peer: str) -> int:
+        number = self._numbers.get(peer)
+        if number is None:
+            number = len(self._numbers) + 1
+            if number > self.MAX_PEERS:
+                return self.MAX_PEERS
+            self._numbers[peer] = number
+            if self._server:
+                self._recorder.opened(number, peer, self._local)
+            else:
+                self._recorder.opened(number, self._local, peer)
+        return number
+
+    def forget(self, peer: str) -> None:
+        if self._hex_log is not None:
+            self._hex_log.forget(peer)
+
+    def close(self) -> None:
+        if self._hex_log is not None:
+            self._hex_log.close()
+        self._recorder.close()
