@@ -312,7 +312,7 @@ class DialogueRecording:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+        self, kind: type[BaseException] | None, error: BaseException | None, _trace: TracebackType | None
     ) -> None:
         if isinstance(error, TcpcliError) and "reset" in error.message:
             self._recorder.event(self._number, "rst", self._direction(False))
