@@ -105,13 +105,13 @@ def validate(flags: Flags, env: Environment) -> Settings:
         _usage("--reconnect is for connecting to HOST PORT (not with -l or --demo)")
     if listen is not None and flags.udp:
         listen = listen._replace(udp=True)
+    _check_record(flags, mode)  # before the files: a usage error creates no recording file
     if upstream_tls is not None:  # the relay: files of both sides are checked
         _check_files(session, tls._replace(cafile=upstream_tls.cafile), listen)
     else:
         _check_files(session, tls, listen)
     # -z -u --send DATA is a probe's datagram (taken above), not a dialogue
     dialogue = None if flags.udp else _dialogue_settings(flags, mode, session)
-    _check_record(flags, mode)
     replay = _replay_settings(flags, mode)
     return Settings(
         mode=mode,

@@ -363,9 +363,11 @@ def test_a_recording_without_header_or_unreadable(tmp_path: Path) -> None:
     ],
 )
 def test_usage_errors(tmp_path: Path, args: tuple[str, ...], says: str) -> None:
+    args = tuple(str(tmp_path / arg) if arg == "r.jsonl" else arg for arg in args)
     result = run_tcpcli(*args)
     assert result.code == 2, result.stderr
     assert says in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "r.jsonl").exists()  # refused before any file is created
 
 
 def test_replay_options_that_make_no_sense_are_usage_errors(tmp_path: Path) -> None:
