@@ -36,6 +36,10 @@ def run(settings: Settings) -> int:
     reporter = Reporter(settings.session.verbose, settings.stderr_color)
     if not settings.session.read_stdin:
         _stdin_that_never_ends()
+    if settings.replay is not None:
+        from tcpcli.modes.replay import run_replay
+
+        return run_replay(settings, reporter)
     if settings.dialogue is not None:
         from tcpcli.modes.dialogue import run_dialogue
 

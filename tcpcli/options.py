@@ -316,6 +316,21 @@ OPTIONS: tuple[Option, ...] = (
     _value(
         "hex_log", ("--hex-log",), "FILE", "Log both directions as hex dumps with timestamps to FILE.", LOGS
     ),
+    _value(
+        "record",
+        ("--record",),
+        "FILE",
+        "Record every connection (both directions, FIN and RST) to FILE as JSON Lines, to replay with "
+        "--replay or edit by hand (docs/recording.md).",
+        LOGS,
+    ),
+    _value(
+        "redact",
+        ("--redact",),
+        "REGEX",
+        "With --record: write each match of REGEX (Python re, on bytes) as *** (passwords, tokens).",
+        LOGS,
+    ),
     _switch("verbose", ("-v", "--verbose"), "Report connection events on stderr.", LOGS),
     _switch("tls", ("--tls",), "Use TLS (certificate and host name verified).", TLS),
     _switch("insecure", ("--insecure",), "Do not verify the server certificate (a warning is printed).", TLS),
@@ -351,7 +366,7 @@ OPTIONS: tuple[Option, ...] = (
         "within",
         ("--within",),
         "S",
-        "Seconds each --expect may take, from the previous step (default 5).",
+        "Seconds each --expect (or turn awaited by --replay) may take, from the previous step (default 5).",
         DIALOGUE,
     ),
     _value(
@@ -375,6 +390,36 @@ OPTIONS: tuple[Option, ...] = (
         "Write what arrived up to the end of the last match to stdout; with named groups "
         "((?P<name>...)), one JSON object of them instead.",
         DIALOGUE,
+    ),
+    _value(
+        "replay",
+        ("--replay",),
+        "FILE",
+        "Play one side of a --record FILE and check the other: with -l a mock server (each client gets the "
+        "next recorded connection), else a mock client of HOST PORT. Exit 1 on a mismatch.",
+        DIALOGUE,
+    ),
+    _value(
+        "match",
+        ("--match",),
+        "exact|lines|regex|any",
+        "How --replay compares what the peer sends with the recording (default exact; lines: CR LF = LF; "
+        'regex: hand-written "re" fields; any: that something came).',
+        DIALOGUE,
+    ),
+    _value(
+        "speed",
+        ("--speed",),
+        "N",
+        "--replay's pace: 0 (default) as fast as the peer answers, 1 the recorded gaps, N times faster.",
+        DIALOGUE,
+    ),
+    _switch(
+        "loop",
+        ("--loop",),
+        "With -l --replay: start the recording over when its connections run out (else exit after them).",
+        DIALOGUE,
+        True,
     ),
     _value(
         "script",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:  # a plain run must not pay for the dialogue's modules
     from tcpcli.core.faultspec import FaultSettings
+    from tcpcli.core.recording import Recording
     from tcpcli.core.steps import Step
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "ProxySettings",
     "RelaySettings",
     "RelayTarget",
+    "ReplaySettings",
     "SessionSettings",
     "Settings",
     "SocketOptions",
@@ -174,6 +176,8 @@ class SessionSettings(NamedTuple):
     history: bool = True
     telnet: bool = False  # --telnet: refuse every telnet option request (nc -t)
     read_stdin: bool = True  # False for -d: the face gives the session a stdin that never ends
+    record: str | None = None  # --record FILE: every connection to FILE as JSON Lines (core.recording)
+    redact: str | None = None  # --redact REGEX (checked by validate): matches recorded as ***
 
 
 class DialogueSettings(NamedTuple):
@@ -183,6 +187,17 @@ class DialogueSettings(NamedTuple):
     print_matched: bool = False  # --print
     quit_wait: float = 5.0  # a quit step waits this long for the peer to close (-q, else --within)
     source: str | None = None  # --script FILE, for messages
+
+
+class ReplaySettings(NamedTuple):
+    """--replay FILE: the recording (read and checked by validate) and how to play it."""
+
+    path: str
+    recording: Recording
+    match: str = "exact"  # exact | lines | regex | any (core.turns)
+    within: float = 5.0  # seconds each awaited turn may take
+    speed: float = 0.0  # 0: as fast as the peer answers; 1: the recorded gaps; N: N times faster
+    loop: bool = False  # -l: start over when the recorded connections run out
 
 
 class Environment(NamedTuple):
@@ -228,6 +243,7 @@ class Settings(NamedTuple):
     env: Environment = Environment()
     stderr_color: bool = False  # colour on the stderr lines (--color, NO_COLOR, stderr a terminal)
     dialogue: DialogueSettings | None = None  # --send/--expect/--script: run a dialogue, not a session
+    replay: ReplaySettings | None = None  # --replay FILE: play one side of a recording, check the other
 
 
 class Flags(NamedTuple):
@@ -308,3 +324,9 @@ class Flags(NamedTuple):
     refuse_first: str | None = None
     fault_rate: str | None = None
     replace: tuple[str, ...] = ()
+    record: str | None = None  # --record FILE
+    redact: str | None = None  # --redact REGEX
+    replay: str | None = None  # --replay FILE
+    match: str | None = None  # --match exact|lines|regex|any
+    speed: str | None = None  # --speed N
+    loop: bool = False  # --loop

@@ -25,7 +25,7 @@ from tcpcli.core.steps import Expect, FailOn, Quit, Send, Sleep, Step, render
 from tcpcli.core.verdict import fail_on_matched, not_seen, peer_closed
 from tcpcli.errors import ExitCode, TcpcliError, translate_os_error
 
-__all__ = ["READ_SIZE", "DialogueLog", "run_steps"]
+__all__ = ["READ_SIZE", "DialogueLog", "Inbox", "run_steps"]
 
 READ_SIZE = 64 * 1024  # bytes asked of the connection per receive
 
@@ -98,6 +98,9 @@ class _Inbox:
         with contextlib.suppress(OSError, TcpcliError):  # already closed or reset: the reader is ending
             self._conn.shutdown(socket.SHUT_RD)
         self._thread.join(1.0)
+
+
+Inbox = _Inbox  # the replay's driver (engine.replay) reads its connection the same way
 
 
 class _Run:

@@ -18,7 +18,7 @@ import signal
 import socket
 import ssl
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from tcpcli.core.events import (
     ClientConnected,
@@ -50,6 +50,9 @@ from tcpcli.net.sockopts import apply_socket_options
 from tcpcli.net.unix import unix_client_label
 from tcpcli.report import Reporter
 from tcpcli.settings import ListenSettings, Settings
+
+if TYPE_CHECKING:
+    from tcpcli.engine.hubrecord import HubRecording
 
 __all__ = ["ACCEPT_RETRY_MAX", "SHUTDOWN_GRACE", "TLS_HANDSHAKE_TIMEOUT", "Hub"]
 
@@ -94,6 +97,8 @@ class Hub:
         self._watch: asyncio.TimerHandle | None = None
         self._quit_timer: asyncio.TimerHandle | None = None
         self._quit_reason = "done"  # how `stopping (...)` words a stop that no signal asked for
+        self._front_held = False  # the front is behind (hold_reading)
+        self._record_behind = False  # --record's writer is behind
 
     # ------------------------------------------------------------ Controls (what the front may do)
 
@@ -102,7 +107,12 @@ class Hub:
         return cast(Outbox, self._relay)
 
     def hold_reading(self, hold: bool) -> None:
-        self._relay.pause_reading(hold)
+        self._front_held = hold
+        self._relay.pause_reading(hold or self._record_behind)
+
+    def _record_hold(self, behind: bool) -> None:
+        self._record_behind = behind
+        self._relay.pause_reading(self._front_held or behind)
 
     def front_failed(self, error: TcpcliError | None) -> None:
         if error is not None and self.error is None:
@@ -122,6 +132,14 @@ class Hub:
         session = self._settings.session
         self._log = ClientLog(session.hex_log, self._log_failed) if session.hex_log else None
         self._sink: Sink = self._sink_factory(self)
+        self._record: HubRecording | None = None
+        recorder = None
+        if session.record is not None:
+            from tcpcli.engine.hubrecord import HubRecording
+            from tcpcli.engine.recorder import Recorder
+
+            recorder = Recorder(session.record, "listen", session.redact, self._sink.warning)
+            self._record = HubRecording(recorder, self._record_hold)
         self._acceptor = Acceptor(self._listener, self._admit, self._sink.warning, self._held)
         # asyncio's transport factory for an accepted socket (private, but what its own server uses; the
         # public connect_accepted_socket is the fallback)
@@ -149,6 +167,11 @@ class Hub:
             remove_stop_signals()
             if self._log is not None:
                 self._log.close()
+            if recorder is not None:
+                try:
+                    await asyncio.to_thread(recorder.close)
+                except TcpcliError as exc:
+                    self.error = self.error or exc
         # what was received reaches the output before we go: as long as it makes progress, or `grace`
         # seconds without progress once a signal (or a failed output) asked us to go
         hurry = self.signal is not None or self.error is not None
@@ -174,7 +197,7 @@ class Hub:
             # per client (connect_accepted_socket's task costs a quarter of the time to hold 10,000 clients).
             conn.setblocking(False)
             session = self._settings.session
-            tap = self._log.sent if self._log is not None else None
+            tap = self._sent_tap()
             client = Client(self, session.idle_timeout, self._listen.idle_message, tap, label)
             try:
                 self._make_transport(conn, client, extra={"peername": address})
@@ -188,7 +211,7 @@ class Hub:
     async def _connect(self, conn: socket.socket, address: Any, label: str | None = None) -> None:
         """Make the client's transport (over TLS: after its handshake, bounded, reported when it fails)."""
         session = self._settings.session
-        tap = self._log.sent if self._log is not None else None
+        tap = self._sent_tap()
 
         def client() -> Client:
             return Client(self, session.idle_timeout, self._listen.idle_message, tap, label)
@@ -207,6 +230,20 @@ class Hub:
             return
         if self._reporter.verbose and not transport.is_closing():
             self._report_tls(transport)
+
+    def _sent_tap(self) -> Callable[[Client, bytes], None] | None:
+        """Where a client's sent bytes are copied: --hex-log, --record, both or neither."""
+        log, record = self._log, self._record
+        if record is None:
+            return None if log is None else log.sent
+        if log is None:
+            return record.sent
+
+        def both(client: Client, data: bytes) -> None:
+            log.sent(client, data)
+            record.sent(client, data)
+
+        return both
 
     def _handshake_failed(self, exc: BaseException, address: Any) -> None:
         from tcpcli.net.tlserrors import handshake_error
@@ -243,6 +280,8 @@ class Hub:
             return False
         apply_socket_options(transport.get_extra_info("socket"), self._listen.sockopts)
         self._relay.add(client)
+        if self._record is not None:
+            self._record.joined(client, peer_label(transport.get_extra_info("sockname")))
         self._report(ClientConnected(client.peer, len(self._relay.clients)))
         if self._listen.greet:
             client.send(self._listen.greet)
@@ -258,6 +297,8 @@ class Hub:
     def client_data(self, client: Client, data: bytes) -> None:
         if self._log is not None:
             self._log.received(client, data)  # as on the wire, telnet commands included
+        if self._record is not None:
+            self._record.received(client, data)
         if self._telnet is not None and not (data := self._telnet.received(client, data)):
             return
         self._deliver(client, data)
@@ -273,6 +314,8 @@ class Hub:
     def client_finished(self, client: Client) -> bool:
         """The client sent FIN; it is closed once what is queued for it is written (--exec: its program
         gets EOF and the client is closed when the program is done)."""
+        if self._record is not None:
+            self._record.finished(client)
         if self._telnet is not None and (rest := self._telnet.finished(client)):
             self._deliver(client, rest)
         if self._programs is None:
@@ -337,6 +380,8 @@ class Hub:
         self._sink.left(client)
         if self._log is not None:
             self._log.left(client)
+        if self._record is not None:
+            self._record.left(client, client.leave_reason)
         event = ClientLeft(client.peer, client.sent, client.received, client.leave_reason)
         # data was lost for a client that was not reading: worth a line even without -v
         self._report(event, always="not reading" in client.leave_reason)

@@ -43,6 +43,7 @@ from tcpcli.settings import SessionSettings, ViewSettings
 
 if TYPE_CHECKING:  # the seam's Protocols cost ~2 ms to build: types only here
     from tcpcli.engine.feed import FeedUplink, StdinFeed
+    from tcpcli.engine.recorder import RecordTap
     from tcpcli.engine.seam import Receiver, Renderer
 
 __all__ = ["Channel", "FdPair", "Pair", "SeamPair"]
@@ -177,15 +178,20 @@ class FdPair(Pair):
         peer: str = "",
         renderer: Renderer | None = None,
         feed: StdinFeed | None = None,
+        record: RecordTap | None = None,
     ) -> None:
         """`feed`: --reconnect's stdin, which outlives this connection (`engine.feed`); the peer's FIN
-        before the input ended then ends this connection at once (the mode connects again)."""
+        before the input ended then ends this connection at once (the mode connects again). `record`:
+        --record's tap (it takes the copy path both ways, like --hex-log, which it passes on)."""
         self._session = session
         self._reporter = reporter
         self._stdin_fd = stdin_fd
         self._stdin_kind = fd_kind(stdin_fd)
         output = OutputFile(session.output) if session.output else None
         hex_log = HexLog(session.hex_log) if session.hex_log else None
+        self._record = record
+        if record is not None:
+            hex_log = record.tee(hex_log)
         # --telnet: both threads send (stdin's chunks, the refusals), through one Sender that serialises them.
         telnet = Sender(sock, hex_log) if session.telnet else None
         self._reconnecting = feed is not None
@@ -217,6 +223,8 @@ class FdPair(Pair):
                 self._release_input()
             self._reporter.event(Closed(link.sent, link.received, duration, self._peer))
             self._close_connection()
+            if self._record is not None:
+                self._record.event("close")
 
     def _release_input(self) -> None:
         """--reconnect: stop this connection's uplink before its `sent` is reported and the next one starts.
@@ -235,6 +243,8 @@ class FdPair(Pair):
         # downlink thread) must not reach stderr first.
         self._reporter.event(InputEnded(sent_fin=self._session.half_close))
         if self._session.half_close:
+            if self._record is not None:
+                self._record.event("fin", sent=True)
             self._send_fin()
         self.link.on_input_ended(time.monotonic())
 
@@ -242,9 +252,13 @@ class FdPair(Pair):
         if warning:
             self._reporter.warning(warning)
         self._reporter.event(PeerFinished())
+        if self._record is not None:
+            self._record.event("fin", sent=False)
         self.link.on_peer_finished(time.monotonic())
 
     def _failed(self, error: TcpcliError, sending: bool) -> None:
+        if self._record is not None and not sending and "reset" in error.message:
+            self._record.event("rst", sent=False)  # the peer's RST (translate_os_error words ECONNRESET so)
         self._error = error
 
     def _output_closed(self) -> None:
@@ -311,9 +325,14 @@ class SeamPair(Pair, Generic[ReceiverT]):
         timestamps: bool = False,
         telnet: bool = False,
         policy: LinkPolicy = NO_TIMEOUTS,
+        record: RecordTap | None = None,
     ) -> None:
-        """`policy`: -q and -i; a person types the input, so the link's input is a terminal."""
+        """`policy`: -q and -i; a person types the input, so the link's input is a terminal. `record`:
+        --record's tap (it passes every chunk on to `hex_log` too)."""
         self.inbox = inbox  # received bytes wait here for the screen
+        self._record = record
+        if record is not None:
+            hex_log = record.tee(hex_log)
         sender = Sender(conn, hex_log)  # typed lines and --telnet refusals, logged before the kernel has them
         self._queue = QueueUplink(conn, sender)
         downlink = ReceiverDownlink(conn, inbox, output, hex_log, timestamps, sender if telnet else None)
@@ -343,12 +362,18 @@ class SeamPair(Pair, Generic[ReceiverT]):
         """Stop the sender, close the connection (the receiving thread: a daemon blocked in recv at most)."""
         self._queue.put(None)
         self._close_connection()
+        if self._record is not None:
+            self._record.event("close")
 
     def _input_ended(self) -> None:
         if self._queue.fin:
+            if self._record is not None:
+                self._record.event("fin", sent=True)
             self._send_fin()
 
     def _peer_finished(self, warning: str | None) -> None:
+        if self._record is not None:
+            self._record.event("fin", sent=False)
         self.inbox.close()
 
     def _failed(self, error: TcpcliError, sending: bool) -> None:

@@ -80,7 +80,15 @@ def run_on_socket(sock: Connection, settings: Settings, reporter: Reporter, peer
         from tcpcli.fronts.pipes.render import make_renderer
 
         renderer = make_renderer(settings.view)  # the pipes front's -x / --struct, lent to the engine
-    return FdPair(sock, settings.session, settings.view, reporter, peer=peer, renderer=renderer).run()
+    if settings.session.record is None:
+        return FdPair(sock, settings.session, settings.view, reporter, peer=peer, renderer=renderer).run()
+    from tcpcli.engine.recorder import record_one
+
+    with record_one(sock, settings, reporter) as tap:
+        pair = FdPair(
+            sock, settings.session, settings.view, reporter, peer=peer, renderer=renderer, record=tap
+        )
+        return pair.run()
 
 
 def _peer_address(sock: Connection) -> str:

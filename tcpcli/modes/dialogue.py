@@ -16,6 +16,7 @@ import socket
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from tcpcli.connection import Connection
 from tcpcli.core.events import ClientConnected, ClientLeft, ClientRejected, Listening, format_address
@@ -27,6 +28,9 @@ from tcpcli.fronts.pipes.chatlog import ChatLog
 from tcpcli.net.connect import open_connection, target_label
 from tcpcli.report import Reporter
 from tcpcli.settings import Settings
+
+if TYPE_CHECKING:
+    from tcpcli.engine.recorder import Recorder
 
 __all__ = ["run_dialogue"]
 
@@ -50,15 +54,32 @@ def run_dialogue(settings: Settings, reporter: Reporter) -> int:
         conn: Connection = wrap_client(open_connection(connect, reporter.event), context, connect, reporter)
     else:
         conn = open_connection(connect, reporter.event)
+    recorder = _recorder(settings, reporter)
     try:
-        _converse(conn, settings, peer, None)
+        _converse(conn, settings, peer, None, recorder)
     finally:
         conn.close()
+        if recorder is not None:
+            recorder.close()
     return ExitCode.OK
 
 
-def _converse(conn: Connection, settings: Settings, peer: str, number: int | None) -> ChatLog:
-    """Run the dialogue over `conn`, then print the captured groups if asked; the log (its byte counts)."""
+def _recorder(settings: Settings, reporter: Reporter) -> Recorder | None:
+    """--record: one recorder for the run (a scripted server's clients are its numbered connections)."""
+    session = settings.session
+    if session.record is None:
+        return None
+    from tcpcli.engine.recorder import Recorder
+
+    return Recorder(session.record, settings.mode.value, session.redact, reporter.warning)
+
+
+def _converse(
+    conn: Connection, settings: Settings, peer: str, number: int | None, recorder: Recorder | None = None
+) -> ChatLog:
+    """Run the dialogue over `conn`, then print the captured groups if asked; the log (its byte counts).
+
+    `recorder`: --record's, this connection recorded as `number` (1 when None)."""
     dialogue = settings.dialogue
     assert dialogue is not None
     names = captures_names(dialogue.steps)
@@ -72,7 +93,13 @@ def _converse(conn: Connection, settings: Settings, peer: str, number: int | Non
         raw_print=not as_json,
         server=settings.listen is not None,
     )
-    captures = run_steps(conn, dialogue.steps, log, peer, dialogue.quit_wait)
+    if recorder is None:
+        captures = run_steps(conn, dialogue.steps, log, peer, dialogue.quit_wait)
+    else:
+        from tcpcli.engine.recorder import DialogueRecording
+
+        with DialogueRecording(recorder, conn, number or 1, settings.listen is not None, log) as recording:
+            captures = run_steps(conn, dialogue.steps, recording, peer, dialogue.quit_wait)
     if as_json:
         log.line(captures_json({name: captures.get(name) for name in names}))
     return log
@@ -91,16 +118,21 @@ def _serve(settings: Settings, reporter: Reporter) -> int:
         context = server_context(listen.tls)  # bad certificate or key: fail before binding
     with listener_for(listen) as listener, listener:
         reporter.always(Listening(listening_address(listener)))  # first stderr line: scripts read the port
-        server = _ScriptedServer(settings, reporter, context)
-        if listen.keep_open:
-            server.serve_forever(listener)
+        recorder = _recorder(settings, reporter)
+        server = _ScriptedServer(settings, reporter, context, recorder)
         try:
-            conn, address = listener.accept()
-        except OSError as exc:
-            raise translate_os_error(exc, "accepting a client") from exc
-        label = _client_label(listener, address, 1)
-        listener.close()  # one client: nobody else may connect while it is served
-        server.serve(conn, label, 1)
+            if listen.keep_open:
+                server.serve_forever(listener)
+            try:
+                conn, address = listener.accept()
+            except OSError as exc:
+                raise translate_os_error(exc, "accepting a client") from exc
+            label = _client_label(listener, address, 1)
+            listener.close()  # one client: nobody else may connect while it is served
+            server.serve(conn, label, 1)
+        finally:
+            if recorder is not None:
+                recorder.close()
     return ExitCode.OK  # not reached: the loop ends with a signal's exception
 
 
@@ -118,9 +150,12 @@ def _client_label(listener: socket.socket, address: tuple[str, int] | str, numbe
 class _ScriptedServer:
     """Runs the dialogue against each accepted client; with -k in a thread per client."""
 
-    def __init__(self, settings: Settings, reporter: Reporter, context: object | None) -> None:
+    def __init__(
+        self, settings: Settings, reporter: Reporter, context: object | None, recorder: Recorder | None = None
+    ) -> None:
         assert settings.listen is not None
         self._settings = settings
+        self._recorder = recorder
         self._reporter = reporter
         self._context = context  # ssl.SSLContext when serving TLS (kept untyped: no ssl import without it)
         self._max = settings.listen.max_clients
@@ -175,7 +210,8 @@ class _ScriptedServer:
 
                 stream = wrap_server(conn, self._context, self._reporter, TLS_HANDSHAKE_TIMEOUT)  # type: ignore[arg-type]
             keep_open = self._settings.listen.keep_open
-            log = _converse(stream, self._settings, f"client {label}", number if keep_open else None)
+            shown = number if keep_open else None
+            log = _converse(stream, self._settings, f"client {label}", shown, self._recorder)
         except TcpcliError as exc:
             raise TcpcliError(f"client {label}: {exc.message}", exc.exit_code) from exc
         finally:

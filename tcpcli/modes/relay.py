@@ -51,6 +51,12 @@ def _relay(
     reporter.always(Listening(address))  # first stderr line: scripts read the port
     interactive = relay.transcript and settings.env.interactive
     factory = _front(settings, reporter, interactive, f"{address} -> {target_label(relay.target)}")
+    if settings.session.record is not None:  # a recording front around the transcript (or in its place)
+        from tcpcli.engine.recorder import Recorder
+        from tcpcli.engine.relayrecord import recording_front
+
+        recorder = Recorder(settings.session.record, "relay", settings.session.redact, reporter.warning)
+        factory = recording_front(recorder, factory, reporter)
     engine = Relay(listener, settings, reporter, factory, client_tls, upstream_tls)
     if interactive:
         code = asyncio.run(engine.run())

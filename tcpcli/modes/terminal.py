@@ -12,6 +12,7 @@ import importlib
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tcpcli.connection import Connection
 from tcpcli.core.link import LinkPolicy
@@ -20,6 +21,9 @@ from tcpcli.engine.taps import HexLog, OutputFile
 from tcpcli.fronts.terminal.inbox import BACKLOG, Inbox
 from tcpcli.report import Reporter
 from tcpcli.settings import Settings
+
+if TYPE_CHECKING:
+    from tcpcli.engine.recorder import RecordTap
 
 __all__ = ["preload", "run_interactive", "run_interactive_reconnecting", "start_channel", "tls_state"]
 
@@ -41,8 +45,12 @@ def preload() -> None:
     ).start()
 
 
-def start_channel(conn: Connection, settings: Settings, peer: str) -> Channel:
-    """The reader and writer threads, running from now on; received bytes wait in the channel's Inbox."""
+def start_channel(
+    conn: Connection, settings: Settings, peer: str, record: RecordTap | None = None
+) -> Channel:
+    """The reader and writer threads, running from now on; received bytes wait in the channel's Inbox.
+
+    `record`: --record's tap for this connection."""
     session = settings.session
     channel = Channel(
         conn,
@@ -53,6 +61,7 @@ def start_channel(conn: Connection, settings: Settings, peer: str) -> Channel:
         timestamps=settings.view.timestamps,
         telnet=session.telnet,
         policy=LinkPolicy(session.quit_after_eof, session.idle_timeout),
+        record=record,
     )
     channel.start()
     return channel
@@ -76,7 +85,12 @@ def tls_state(conn: Connection, settings: Settings) -> tuple[str, bool | None] |
 
 def run_interactive(conn: Connection, settings: Settings, reporter: Reporter, peer: str) -> int:
     """Called by modes.connect: the exit status (0 peer closed, 130 Ctrl-C); errors raise TcpcliError."""
-    return _session(conn, settings, peer)[0]
+    if settings.session.record is None:
+        return _session(conn, settings, peer)[0]
+    from tcpcli.engine.recorder import record_one
+
+    with record_one(conn, settings, reporter) as tap:
+        return _session(conn, settings, peer, tap)[0]
 
 
 def run_interactive_reconnecting(
@@ -122,10 +136,12 @@ def run_interactive_reconnecting(
             return code
 
 
-def _session(conn: Connection, settings: Settings, peer: str) -> tuple[int, Channel]:
+def _session(
+    conn: Connection, settings: Settings, peer: str, record: RecordTap | None = None
+) -> tuple[int, Channel]:
     """One interactive session over `conn`: its exit status and the channel (whose link says how it ended)."""
     started = time.monotonic()
-    channel = start_channel(conn, settings, peer)
+    channel = start_channel(conn, settings, peer, record)
     tls = tls_state(conn, settings)
     import asyncio  # ~150 ms: only once the reader runs
 

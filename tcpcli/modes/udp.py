@@ -29,12 +29,20 @@ def _engine(sock: socket.socket, settings: Settings, reporter: Reporter, **kwarg
         from tcpcli.fronts.pipes.render import DatagramHexRenderer
 
         renderer = DatagramHexRenderer()
+    hex_log = HexLog(session.hex_log) if session.hex_log else None
+    if session.record is not None:  # each datagram one event; the tap owns the recorder (closed with it)
+        from tcpcli.engine.recorder import DatagramRecordTap, Recorder
+
+        remote = kwargs.get("peer") if kwargs.get("connected") else None
+        recorder = Recorder(session.record, settings.mode.value, session.redact, reporter.warning, udp=True)
+        local = format_address(*sock.getsockname()[:2])
+        hex_log = DatagramRecordTap(recorder, local, None if remote is None else str(remote), hex_log)
     return DatagramEngine(
         sock,
         reporter,
         renderer=renderer,
         output=OutputFile(session.output) if session.output else None,
-        hex_log=HexLog(session.hex_log) if session.hex_log else None,
+        hex_log=hex_log,
         timestamps=settings.view.timestamps,
         crlf=session.crlf,
         **kwargs,  # type: ignore[arg-type]
