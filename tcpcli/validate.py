@@ -779,20 +779,25 @@ def _dialogue_settings(flags: Flags, mode: Mode, session: SessionSettings) -> Di
     )
 
 
-def _script_steps(path: str, within: float, encoding: str) -> tuple[Step, ...]:
-    """The script's steps: unreadable is 66, not UTF-8 or malformed 65 (with the line)."""
-    from tcpcli.core.chatscript import ScriptError, parse_script
-
+def _read_text_file(path: str, option: str) -> str:
+    """A script or recording as text: unreadable is 66, not UTF-8 65 (with the line of the first bad byte)."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        raise TcpcliError(f"--script {path}: cannot read it ({exc.strerror})", ExitCode.NO_INPUT) from exc
+        raise TcpcliError(f"{option} {path}: cannot read it ({exc.strerror})", ExitCode.NO_INPUT) from exc
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise TcpcliError(f"{path}:{line}: not UTF-8 text", ExitCode.DATA_ERROR) from exc
+
+
+def _script_steps(path: str, within: float, encoding: str) -> tuple[Step, ...]:
+    """The script's steps: unreadable is 66, not UTF-8 or malformed 65 (with the line)."""
+    from tcpcli.core.chatscript import ScriptError, parse_script
+
+    text = _read_text_file(path, "--script")
     try:
         return parse_script(text, path, within, encoding)
     except ScriptError as exc:
@@ -871,16 +876,7 @@ def _read_recording(path: str, server: bool) -> Recording:
     """The recording, checked for what this side must send (a pattern cannot be sent)."""
     from tcpcli.core.recording import RecordingError, Turn, read_recording
 
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise TcpcliError(f"--replay {path}: cannot read it ({exc.strerror})", ExitCode.NO_INPUT) from exc
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise TcpcliError(f"{path}:{line}: not UTF-8 text", ExitCode.DATA_ERROR) from exc
+    text = _read_text_file(path, "--replay")
     try:
         recording = read_recording(text, path)
     except RecordingError as exc:
