@@ -9,8 +9,9 @@ from __future__ import annotations
 import enum
 import errno
 import socket
+from typing import NoReturn
 
-__all__ = ["ExitCode", "TcpcliError", "Terminated", "UsageError", "translate_os_error"]
+__all__ = ["ExitCode", "TcpcliError", "Terminated", "UsageError", "translate_os_error", "usage"]
 
 
 class ExitCode(enum.IntEnum):
@@ -55,6 +56,11 @@ class UsageError(TcpcliError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, ExitCode.USAGE)
+
+
+def usage(message: str) -> NoReturn:
+    """Raise the usage error `message` (exit 2): the one-liner the option checks use."""
+    raise UsageError(message)
 
 
 _REFUSED = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN}

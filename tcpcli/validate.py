@@ -9,19 +9,19 @@ from __future__ import annotations
 import socket
 from typing import TYPE_CHECKING, NoReturn
 
+from tcpcli.checks.dialogue import dialogue_settings
+from tcpcli.checks.reach import check_proxy_flags, check_udp, check_unix, proxy_settings, reach_settings
+from tcpcli.checks.recording import check_record, replay_settings
 from tcpcli.errors import ExitCode, TcpcliError, UsageError
 from tcpcli.options import OPTIONS
 from tcpcli.settings import (
     EOL_BYTES,
     ConnectSettings,
-    DialogueSettings,
     Environment,
     Flags,
     ListenSettings,
     Mode,
-    ProxySettings,
     RelaySettings,
-    ReplaySettings,
     SessionSettings,
     Settings,
     SocketOptions,
@@ -38,6 +38,7 @@ from tcpcli.values import (
     host_port_hint,
     is_decimal,
     parse_count,
+    parse_escaped,
     parse_host,
     parse_port,
     parse_port_list,
@@ -46,8 +47,7 @@ from tcpcli.values import (
 )
 
 if TYPE_CHECKING:
-    from tcpcli.core.recording import Recording
-    from tcpcli.core.steps import Step
+    pass
 
 __all__ = ["validate"]
 
@@ -71,9 +71,9 @@ def validate(flags: Flags, env: Environment) -> Settings:
 
     faults = fault_settings(flags, mode is Mode.RELAY, flags.encoding)
     if flags.unix is not None:
-        _check_unix(flags, mode)
+        check_unix(flags, mode)
     if flags.proxy is not None or flags.proxy_auth is not None:
-        _check_proxy_flags(flags, mode)
+        check_proxy_flags(flags, mode)
     connect: ConnectSettings | None = None
     listen: ListenSettings | None = None
     relay: RelaySettings | None = None
@@ -102,21 +102,21 @@ def validate(flags: Flags, env: Environment) -> Settings:
             sockopts=sockopts,
             tls=tls,
         )
-    _check_udp(flags, mode)
+    check_udp(flags, mode)
     if connect is not None and mode is not Mode.DEMO:
-        connect = _reach(flags, mode, connect)
+        connect = reach_settings(flags, mode, connect)
     elif flags.reconnect is not None or flags.reconnect_delay is not None:
         _usage("--reconnect is for connecting to HOST PORT (not with -l or --demo)")
     if listen is not None and flags.udp:
         listen = listen._replace(udp=True)
-    _check_record(flags, mode)  # before the files: a usage error creates no recording file
+    check_record(flags, mode)  # before the files: a usage error creates no recording file
     if upstream_tls is not None:  # the relay: files of both sides are checked
         _check_files(session, tls._replace(cafile=upstream_tls.cafile), listen)
     else:
         _check_files(session, tls, listen)
     # -z -u --send DATA is a probe's datagram (taken above), not a dialogue
-    dialogue = None if flags.udp else _dialogue_settings(flags, mode, session)
-    replay = _replay_settings(flags, mode)
+    dialogue = None if flags.udp else dialogue_settings(flags, mode, session)
+    replay = replay_settings(flags, mode)
     return Settings(
         mode=mode,
         session=session,
@@ -193,7 +193,7 @@ def _connect_settings(
         connect_timeout=_connect_timeout(flags),
         sockopts=sockopts,
         tls=tls,
-        proxy=None if flags.proxy is None else _proxy_settings(flags.proxy, flags.proxy_auth),
+        proxy=None if flags.proxy is None else proxy_settings(flags.proxy, flags.proxy_auth),
     )
 
 
@@ -204,76 +204,6 @@ def _host(value: str, what: str, family: int, numeric: bool, command: str = "tcp
     if numeric:
         check_numeric(host, what)
     return host
-
-
-# Options that only mean something for a TCP connection: usage errors with -u (CONTRACT-REACH.md "UDP").
-_NOT_WITH_UDP = (
-    ("keepalive", "--keepalive"),
-    ("keepalive_idle", "--keepalive-idle"),
-    ("keepalive_interval", "--keepalive-interval"),
-    ("keepalive_count", "--keepalive-count"),
-    ("nodelay", "--nodelay"),
-    ("no_half_close", "--no-half-close"),
-    ("shutdown_on_eof", "-N"),
-    ("tls", "--tls"),
-    ("telnet", "--telnet"),
-    ("reconnect", "--reconnect"),
-    ("reconnect_delay", "--reconnect-delay"),
-    # listen mode's per-client features: a UDP listener has peers, not clients it could greet or run for
-    ("broadcast", "--broadcast"),
-    ("greet", "--greet"),
-    ("greet_file", "--greet-file"),
-    ("idle_message", "--idle-message"),
-    ("exec_cmd", "--exec"),
-    ("sh_exec", "--sh-exec"),
-    ("max_clients", "--max-clients"),
-    ("struct", "--struct"),
-    # stream sockets and the modes built on them
-    ("unix", "-U/--unix"),
-    ("proxy", "--proxy"),
-    ("to", "--to"),
-    ("expect", "--expect"),
-    ("fail_on", "--fail-on"),
-    ("quit_text", "--quit"),
-    ("print_matched", "--print"),
-    ("script", "--script"),
-)
-
-
-def _check_udp(flags: Flags, mode: Mode) -> None:
-    """-u: the TCP-only options are usage errors naming the option; -k is accepted (UDP listens for all)."""
-    if not flags.udp:
-        return
-    if mode is Mode.DEMO:
-        _usage("--demo and -u/--udp cannot be combined (the demo server speaks TCP)")
-    for field, name in _NOT_WITH_UDP:
-        if getattr(flags, field) not in (False, None, ()):
-            _usage(f"{name} is for TCP connections; it cannot be used with -u/--udp")
-    if flags.send and mode is not Mode.PROBE:
-        _usage("--send with -u/--udp is for -z -u (the datagram to probe with); pipe lines to send datagrams")
-    if mode is Mode.PROBE and len(flags.args) > 2:
-        _usage("-z -u checks one port at a time (a silent UDP port costs the whole -w)")
-
-
-def _reach(flags: Flags, mode: Mode, connect: ConnectSettings) -> ConnectSettings:
-    """--reconnect N (0: without limit), --reconnect-delay S (default 1), -u; -z -u waits 2 s by default."""
-    retries: int | None = None
-    if flags.reconnect is not None:
-        retries = 0 if flags.reconnect == "0" else parse_count(flags.reconnect, "--reconnect")
-    delay = 1.0
-    if flags.reconnect_delay is not None:
-        if retries is None:
-            _usage("--reconnect-delay sets the wait of --reconnect N; give --reconnect too")
-        delay = parse_seconds(flags.reconnect_delay, "--reconnect-delay")
-    timeout = connect.connect_timeout
-    if flags.udp and mode is Mode.PROBE and flags.connect_timeout is None:
-        timeout = 2.0  # -z -u: how long to wait for an answer; a silent port costs all of it
-    probe = b""
-    if flags.udp and mode is Mode.PROBE:  # -z -u --send DATA: the datagram it probes with (default empty)
-        probe = _escapes("".join(flags.send), "--send", flags.encoding)
-    return connect._replace(
-        reconnect=retries, reconnect_delay=delay, udp=flags.udp, connect_timeout=timeout, udp_probe=probe
-    )
 
 
 def _listen_address(flags: Flags, family: int) -> tuple[str | None, int]:
@@ -324,10 +254,10 @@ def _listen_settings(flags: Flags, family: int, sockopts: SocketOptions, tls: Tl
         keep_open=flags.keep_open,
         echo=flags.echo,
         broadcast=flags.broadcast,
-        greet=None if flags.greet is None else _escapes(flags.greet, "--greet", flags.encoding),
+        greet=None if flags.greet is None else parse_escaped(flags.greet, "--greet", flags.encoding),
         idle_message=None
         if flags.idle_message is None
-        else _escapes(flags.idle_message, "--idle-message", flags.encoding),
+        else parse_escaped(flags.idle_message, "--idle-message", flags.encoding),
         max_clients=None if flags.max_clients is None else parse_count(flags.max_clients, "--max-clients"),
         sockopts=sockopts,
         tls=tls,
@@ -335,151 +265,6 @@ def _listen_settings(flags: Flags, family: int, sockopts: SocketOptions, tls: Tl
         greet_file=flags.greet_file,
         unix=flags.unix,
     )
-
-
-# What a Unix socket has no use for: these are TCP's (and --proxy reaches a TCP HOST PORT).
-_TCP_ONLY = (
-    ("-4", "ipv4"),
-    ("-6", "ipv6"),
-    ("-s/--source", "source"),
-    ("-p/--source-port", "source_port"),
-    ("--keepalive", "keepalive"),
-    ("--keepalive-idle", "keepalive_idle"),
-    ("--keepalive-interval", "keepalive_interval"),
-    ("--keepalive-count", "keepalive_count"),
-    ("--nodelay", "nodelay"),
-    ("--proxy", "proxy"),
-)
-
-
-def _check_unix(flags: Flags, mode: Mode) -> None:
-    """-U PATH replaces HOST PORT: no positional arguments, no TCP-only option, a path the kernel takes."""
-    from tcpcli.net.unix import check_unix_path
-
-    if mode is Mode.DEMO:
-        _usage("--demo and -U/--unix cannot be combined (the demo server is on TCP)")
-    if flags.args:
-        given = " ".join(flags.args)
-        if mode is Mode.LISTEN:
-            _usage(f"-l -U PATH takes no HOST or PORT (got: {given}): tcpcli -l -U /tmp/app.sock")
-        _usage(f"-U PATH takes no HOST or PORT (got: {given}): tcpcli -U /run/app.sock")
-    for label, field in _TCP_ONLY:
-        if getattr(flags, field) not in (False, None):
-            _usage(f"{label} is for TCP connections; it does not apply to the Unix socket -U {flags.unix}")
-    if (problem := check_unix_path(flags.unix or "")) is not None:
-        _usage(f"-U/--unix: {problem}")
-    if mode not in (Mode.LISTEN, Mode.RELAY) and flags.tls and flags.sni is None and not flags.insecure:
-        _usage("--tls over -U needs --sni NAME (the name the certificate must show) or --insecure")
-
-
-def _check_proxy_flags(flags: Flags, mode: Mode) -> None:
-    if flags.proxy is None:
-        _usage("--proxy-auth gives the credentials for --proxy URL; give --proxy too")
-    if mode in (Mode.LISTEN, Mode.DEMO):
-        _usage(
-            f"--proxy is for connecting to HOST PORT; it does not apply to"
-            f" {'-l' if flags.listen else '--demo'}"
-        )
-    if flags.ipv6 and flags.proxy.lower().startswith("socks4://"):
-        _usage(
-            "-6 and --proxy socks4:// cannot be combined: SOCKS4 carries IPv4 addresses only (try socks5://)"
-        )
-
-
-def _proxy_settings(url: str, auth_file: str | None) -> ProxySettings:
-    """The parsed `--proxy` URL; credentials from `--proxy-auth FILE` win over those in the URL."""
-    from tcpcli.net.proxy import ProxyUrlError, parse_proxy_url, read_proxy_auth
-
-    try:
-        proxy = parse_proxy_url(url)
-    except ProxyUrlError as exc:
-        _usage(f"--proxy: {exc}")
-    if auth_file is not None:
-        username, password = read_proxy_auth(auth_file)  # TcpcliError 66 (unreadable) or 2 (malformed)
-        proxy = proxy._replace(username=username, password=password)
-    return proxy
-
-
-def _relay_or_listen(flags: Flags) -> Mode:
-    """-l with --to is the relay; the relay's own switches without --to are usage errors."""
-    if flags.to is not None:
-        return Mode.RELAY
-    for name, given in (("--to-tls", flags.to_tls), ("--no-transcript", flags.no_transcript)):
-        if given:
-            _usage(f"{name} is for the relay: add --to HOST:PORT (e.g. tcpcli -l 6380 --to 127.0.0.1:6379)")
-    return Mode.LISTEN
-
-
-# Options the relay cannot honour, and what to use instead (the relay forwards what each side says, verbatim).
-_NOT_WITH_RELAY = (
-    ("--echo", "echo", "the upstream answers each client; for an echo server drop --to"),
-    ("--broadcast", "broadcast", "each client talks to its own upstream; for a chat relay drop --to"),
-    ("--exec", "exec_cmd", "the upstream answers each client; to run a program per client drop --to"),
-    ("--sh-exec", "sh_exec", "the upstream answers each client; to run a program per client drop --to"),
-    ("--greet", "greet", "the relay sends only what the client and the upstream say"),
-    ("--greet-file", "greet_file", "the relay sends only what the client and the upstream say"),
-    ("--idle-message", "idle_message", "an idle relayed connection is closed with FIN on both sides"),
-    ("--telnet", "telnet", "the relay passes telnet negotiation through verbatim"),
-    ("--struct", "struct", "the transcript shows text, or hex with -x"),
-    ("-o/--output", "output", "use --hex-log FILE to keep both directions of every connection"),
-)
-
-
-def _relay_settings(
-    flags: Flags, family: int, sockopts: SocketOptions, tls: TlsSettings, upstream_tls: TlsSettings
-) -> tuple[ListenSettings, RelaySettings]:
-    """`-l [HOST] PORT --to TARGET`: -w, -4/-6 and -s/-p apply to each upstream connection."""
-    assert flags.to is not None
-    for name, field, instead in _NOT_WITH_RELAY:
-        if getattr(flags, field) not in (False, None):
-            _usage(f"{name} cannot be used with --to: {instead}")
-    if flags.no_transcript:
-        for name, given in (("-x/--hex", flags.hex), ("-t/--timestamps", flags.timestamps)):
-            if given:
-                _usage(f"{name} shapes the transcript, which --no-transcript turns off: drop one of them")
-    target = parse_target(flags.to)
-    host, port = (target.host, target.port) if isinstance(target, TcpTarget) else ("", 0)
-    if host:
-        check_family(host, family, "--to host")
-        if flags.numeric:
-            check_numeric(host, "--to host")
-    source = None if flags.source is None else _host(flags.source, "-s/--source", family, flags.numeric)
-    upstream = ConnectSettings(
-        host=host,
-        port=port,
-        family=family,
-        source=source,
-        source_port=None
-        if flags.source_port is None
-        else parse_port(flags.source_port, "-p", allow_zero=True, numeric=flags.numeric),
-        connect_timeout=_connect_timeout(flags),
-        sockopts=sockopts,
-        tls=upstream_tls,
-    )
-    # the listening side: -s/-p/-w belong to the upstream here, and the TLS client options too
-    listening = flags._replace(source=None, source_port=None, connect_timeout=None, sni=None, insecure=False)
-    listen = _listen_settings(listening, family, sockopts, tls)
-    return listen, RelaySettings(target, upstream, transcript=not flags.no_transcript)
-
-
-def _relay_tls_settings(flags: Flags) -> tuple[TlsSettings, TlsSettings]:
-    """The relay's two TLS sides: --tls --cert --key serve clients; --to-tls (--cafile, --sni, --insecure)
-    speaks to the upstream."""
-    upstream_only = [("--insecure", flags.insecure), ("--sni", flags.sni is not None)]
-    upstream_only.append(("--cafile", flags.cafile is not None))
-    for name, given in upstream_only:
-        if given and not flags.to_tls:
-            _usage(f"{name} applies to the upstream with --to: add --to-tls")
-    for name, given in (("--cert", flags.cert is not None), ("--key", flags.key is not None)):
-        if given and not flags.tls:
-            _usage(f"{name} serves TLS to the clients: add --tls (the upstream side is --to-tls)")
-    if flags.key and not flags.cert:
-        _usage("--key needs --cert (the certificate that goes with the key)")
-    if flags.sni is not None:
-        parse_host(flags.sni, "--sni")
-    listen = TlsSettings(enabled=flags.tls, cert=flags.cert, key=flags.key)
-    upstream = TlsSettings(enabled=flags.to_tls, insecure=flags.insecure, sni=flags.sni, cafile=flags.cafile)
-    return listen, upstream
 
 
 def _exec_argv(flags: Flags) -> tuple[str, ...] | None:
@@ -513,15 +298,6 @@ def _check_listen_only_flags(flags: Flags, mode: Mode) -> None:
     for option in OPTIONS:
         if option.listen_only and getattr(flags, option.field) not in (False, None):
             _usage(f"{option.label} is a listen-mode option (add -l PORT)")
-
-
-def _escapes(text: str, option: str, encoding: str) -> bytes:
-    from tcpcli.core.hexinput import HexInputError, parse_escapes
-
-    try:
-        return parse_escapes(text, encoding)
-    except HexInputError as exc:
-        _usage(f"{option}: {exc}")
 
 
 def _socket_options(flags: Flags) -> SocketOptions:
@@ -709,193 +485,83 @@ def _check_files(session: SessionSettings, tls: TlsSettings, listen: ListenSetti
             ) from exc
 
 
-# Options a dialogue has no use for: (given?, label, why) -> a usage error naming them.
-def _dialogue_misfits(flags: Flags) -> list[tuple[bool, str, str]]:
-    shown = "a dialogue shows no received data (-v: the transcript; --print: the matched bytes)"
-    server = "with a dialogue, the script answers each client"
-    return [
-        (flags.hex, "-x/--hex", shown),
-        (flags.binary, "-b/--binary", shown),
-        (flags.struct is not None or flags.fields is not None, "--struct/--fields", shown),
-        (flags.output is not None, "-o/--output", shown),
-        (flags.hex_log is not None, "--hex-log", "use -v for the transcript of both directions"),
-        (flags.crlf or flags.eol is not None, "-C/--eol", "a dialogue sends exactly the bytes given"),
-        (flags.telnet, "--telnet", "a dialogue sends and expects exactly the bytes given"),
-        (flags.idle_timeout is not None, "-i", "each expectation has its own deadline (--within)"),
-        (flags.no_half_close, "--no-half-close", "a dialogue always ends with FIN"),
-        (flags.probe, "-z", "-z only checks the port; a dialogue talks to it"),
-        (flags.demo, "--demo", "point the dialogue at a HOST PORT"),
-        (flags.echo or flags.broadcast, "--echo/--broadcast", server),
-        (flags.greet is not None or flags.greet_file is not None, "--greet/--greet-file", server),
-        (flags.exec_cmd is not None or flags.sh_exec is not None, "--exec/--sh-exec", server),
-        (flags.idle_message is not None, "--idle-message", server),
-    ]
-
-
-def _dialogue_settings(flags: Flags, mode: Mode, session: SessionSettings) -> DialogueSettings | None:
-    """--send/--expect/--script: the steps, parsed and compiled now (bad regex: 2; bad script: 65)."""
-    from tcpcli.core.steps import DEFAULT_WITHIN, PatternError, Quit, steps_from_options
-
-    if not (flags.send or flags.expect or flags.script is not None):
-        for given, label in (
-            (flags.within is not None and flags.replay is None, "--within"),
-            (bool(flags.fail_on), "--fail-on"),
-            (flags.quit_text is not None, "--quit"),
-            (flags.print_matched, "--print"),
-        ):
-            if given:
-                _usage(f"{label} is part of a dialogue: add --send DATA / --expect REGEX, or --script FILE")
-        return None
-    if flags.script is not None:
-        for given, label in (
-            (bool(flags.send), "--send"),
-            (bool(flags.expect), "--expect"),
-            (bool(flags.fail_on), "--fail-on"),
-            (flags.quit_text is not None, "--quit"),
-        ):
-            if given:
-                _usage(f"--script and {label} cannot be combined: write the step in the script")
-    for given, label, why in _dialogue_misfits(flags):
+def _relay_or_listen(flags: Flags) -> Mode:
+    """-l with --to is the relay; the relay's own switches without --to are usage errors."""
+    if flags.to is not None:
+        return Mode.RELAY
+    for name, given in (("--to-tls", flags.to_tls), ("--no-transcript", flags.no_transcript)):
         if given:
-            what = "--script" if flags.script is not None else "--send/--expect"
-            _usage(f"{label} cannot be combined with {what}: {why}")
-    within = DEFAULT_WITHIN if flags.within is None else parse_seconds(flags.within, "--within")
-    if flags.script is not None:
-        steps = _script_steps(flags.script, within, flags.encoding)
-    else:
-        try:
-            steps = steps_from_options(
-                flags.send, flags.expect, flags.fail_on, flags.quit_text, within, flags.encoding
-            )
-        except PatternError as exc:
-            _usage(str(exc))
-    if session.quit_after_eof is not None and not any(isinstance(step, Quit) for step in steps):
-        _usage("-q bounds the wait for the peer to close after --quit (or a script's quit step): add one")
-    return DialogueSettings(
-        steps=steps,
-        print_matched=flags.print_matched,
-        quit_wait=within if session.quit_after_eof is None else session.quit_after_eof,
-        source=flags.script,
+            _usage(f"{name} is for the relay: add --to HOST:PORT (e.g. tcpcli -l 6380 --to 127.0.0.1:6379)")
+    return Mode.LISTEN
+
+
+# Options the relay cannot honour, and what to use instead (the relay forwards what each side says, verbatim).
+_NOT_WITH_RELAY = (
+    ("--echo", "echo", "the upstream answers each client; for an echo server drop --to"),
+    ("--broadcast", "broadcast", "each client talks to its own upstream; for a chat relay drop --to"),
+    ("--exec", "exec_cmd", "the upstream answers each client; to run a program per client drop --to"),
+    ("--sh-exec", "sh_exec", "the upstream answers each client; to run a program per client drop --to"),
+    ("--greet", "greet", "the relay sends only what the client and the upstream say"),
+    ("--greet-file", "greet_file", "the relay sends only what the client and the upstream say"),
+    ("--idle-message", "idle_message", "an idle relayed connection is closed with FIN on both sides"),
+    ("--telnet", "telnet", "the relay passes telnet negotiation through verbatim"),
+    ("--struct", "struct", "the transcript shows text, or hex with -x"),
+    ("-o/--output", "output", "use --hex-log FILE to keep both directions of every connection"),
+)
+
+
+def _relay_settings(
+    flags: Flags, family: int, sockopts: SocketOptions, tls: TlsSettings, upstream_tls: TlsSettings
+) -> tuple[ListenSettings, RelaySettings]:
+    """`-l [HOST] PORT --to TARGET`: -w, -4/-6 and -s/-p apply to each upstream connection."""
+    assert flags.to is not None
+    for name, field, instead in _NOT_WITH_RELAY:
+        if getattr(flags, field) not in (False, None):
+            _usage(f"{name} cannot be used with --to: {instead}")
+    if flags.no_transcript:
+        for name, given in (("-x/--hex", flags.hex), ("-t/--timestamps", flags.timestamps)):
+            if given:
+                _usage(f"{name} shapes the transcript, which --no-transcript turns off: drop one of them")
+    target = parse_target(flags.to)
+    host, port = (target.host, target.port) if isinstance(target, TcpTarget) else ("", 0)
+    if host:
+        check_family(host, family, "--to host")
+        if flags.numeric:
+            check_numeric(host, "--to host")
+    source = None if flags.source is None else _host(flags.source, "-s/--source", family, flags.numeric)
+    upstream = ConnectSettings(
+        host=host,
+        port=port,
+        family=family,
+        source=source,
+        source_port=None
+        if flags.source_port is None
+        else parse_port(flags.source_port, "-p", allow_zero=True, numeric=flags.numeric),
+        connect_timeout=_connect_timeout(flags),
+        sockopts=sockopts,
+        tls=upstream_tls,
     )
+    # the listening side: -s/-p/-w belong to the upstream here, and the TLS client options too
+    listening = flags._replace(source=None, source_port=None, connect_timeout=None, sni=None, insecure=False)
+    listen = _listen_settings(listening, family, sockopts, tls)
+    return listen, RelaySettings(target, upstream, transcript=not flags.no_transcript)
 
 
-def _read_text_file(path: str, option: str) -> str:
-    """A script or recording as text: unreadable is 66, not UTF-8 65 (with the line of the first bad byte)."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise TcpcliError(f"{option} {path}: cannot read it ({exc.strerror})", ExitCode.NO_INPUT) from exc
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise TcpcliError(f"{path}:{line}: not UTF-8 text", ExitCode.DATA_ERROR) from exc
-
-
-def _script_steps(path: str, within: float, encoding: str) -> tuple[Step, ...]:
-    """The script's steps: unreadable is 66, not UTF-8 or malformed 65 (with the line)."""
-    from tcpcli.core.chatscript import ScriptError, parse_script
-
-    text = _read_text_file(path, "--script")
-    try:
-        return parse_script(text, path, within, encoding)
-    except ScriptError as exc:
-        raise TcpcliError(str(exc), ExitCode.DATA_ERROR) from exc
-
-
-def _check_record(flags: Flags, mode: Mode) -> None:
-    """--record and --redact: where they apply (every mode but -u, -z, --demo and --reconnect, for now)."""
-    if flags.redact is not None:
-        if flags.record is None:
-            _usage("--redact applies to what --record writes: add --record FILE")
-        import re
-
-        try:
-            re.compile(flags.redact.encode("utf-8"))
-        except re.error as exc:
-            _usage(f"--redact: not a valid regular expression ({exc})")
-    if flags.record is None:
-        return
-    for given, label in (
-        (mode is Mode.PROBE, "-z"),
-        (mode is Mode.DEMO, "--demo"),
-        (flags.replay is not None, "--replay"),
-        (flags.reconnect is not None, "--reconnect"),
-    ):
-        if given:
-            _usage(f"--record cannot be combined with {label} (not supported yet)")
-
-
-# Options --replay has no use for: (given?, label) -> a usage error naming them.
-def _replay_misfits(flags: Flags, mode: Mode) -> list[tuple[bool, str]]:
-    return [
-        (bool(flags.send or flags.expect or flags.fail_on or flags.script), "--send/--expect/--script"),
-        (mode is Mode.RELAY, "--to"),
-        (mode is Mode.PROBE, "-z"),
-        (mode is Mode.DEMO, "--demo"),
-        (flags.udp, "-u/--udp"),
-        (flags.record is not None, "--record"),
-        (flags.output is not None or flags.hex_log is not None, "-o/--hex-log"),
-        (flags.echo or flags.broadcast, "--echo/--broadcast"),
-        (flags.greet is not None or flags.greet_file is not None, "--greet/--greet-file"),
-        (flags.exec_cmd is not None or flags.sh_exec is not None, "--exec/--sh-exec"),
-        (flags.reconnect is not None, "--reconnect"),
-        (flags.quit_text is not None or flags.print_matched, "--quit/--print"),
-    ]
-
-
-def _replay_settings(flags: Flags, mode: Mode) -> ReplaySettings | None:
-    """--replay FILE: read and check the recording now (unreadable: 66; malformed: 65 with FILE:LINE)."""
-    if flags.replay is None:
-        for given, label in (
-            (flags.match is not None, "--match"),
-            (flags.speed is not None, "--speed"),
-            (flags.loop, "--loop"),
-        ):
-            if given:
-                _usage(f"{label} is part of a replay: add --replay FILE")
-        return None
-    for given, label in _replay_misfits(flags, mode):
-        if given:
-            _usage(f"--replay cannot be combined with {label}")
-    from tcpcli.core.turns import MATCH_MODES
-
-    match = flags.match or "exact"
-    if match not in MATCH_MODES:
-        _usage(f"--match: '{match}' is not one of {', '.join(MATCH_MODES)}")
-    speed = 0.0 if flags.speed is None else parse_seconds(flags.speed, "--speed", allow_zero=True)
-    from tcpcli.core.steps import DEFAULT_WITHIN
-
-    within = DEFAULT_WITHIN if flags.within is None else parse_seconds(flags.within, "--within")
-    recording = _read_recording(flags.replay, server=mode is Mode.LISTEN)
-    return ReplaySettings(flags.replay, recording, match, within, speed, flags.loop)
-
-
-def _read_recording(path: str, server: bool) -> Recording:
-    """The recording, checked for what this side must send (a pattern cannot be sent)."""
-    from tcpcli.core.recording import RecordingError, Turn, read_recording
-
-    text = _read_text_file(path, "--replay")
-    try:
-        recording = read_recording(text, path)
-    except RecordingError as exc:
-        raise TcpcliError(str(exc), ExitCode.DATA_ERROR) from exc
-    if not recording.connections:
-        raise TcpcliError(f"{path}: the recording holds no connection", ExitCode.DATA_ERROR)
-    if recording.transport != "tcp":
-        raise TcpcliError(
-            f"{path}:1: a recording of UDP datagrams (replaying datagrams is not supported yet)",
-            ExitCode.DATA_ERROR,
-        )
-    own = "<" if server else ">"
-    for conn in recording.connections:
-        for step in conn.steps:
-            if isinstance(step, Turn) and step.direction == own and step.literal is None:
-                side = "server" if server else "client"
-                raise TcpcliError(
-                    f'{path}:{step.pattern_lines[0]}: a "re" pattern cannot be sent: the replay plays the '
-                    f'{side} side ("{own}"); give its bytes ("text" or "b64")',
-                    ExitCode.DATA_ERROR,
-                )
-    return recording
+def _relay_tls_settings(flags: Flags) -> tuple[TlsSettings, TlsSettings]:
+    """The relay's two TLS sides: --tls --cert --key serve clients; --to-tls (--cafile, --sni, --insecure)
+    speaks to the upstream."""
+    upstream_only = [("--insecure", flags.insecure), ("--sni", flags.sni is not None)]
+    upstream_only.append(("--cafile", flags.cafile is not None))
+    for name, given in upstream_only:
+        if given and not flags.to_tls:
+            _usage(f"{name} applies to the upstream with --to: add --to-tls")
+    for name, given in (("--cert", flags.cert is not None), ("--key", flags.key is not None)):
+        if given and not flags.tls:
+            _usage(f"{name} serves TLS to the clients: add --tls (the upstream side is --to-tls)")
+    if flags.key and not flags.cert:
+        _usage("--key needs --cert (the certificate that goes with the key)")
+    if flags.sni is not None:
+        parse_host(flags.sni, "--sni")
+    listen = TlsSettings(enabled=flags.tls, cert=flags.cert, key=flags.key)
+    upstream = TlsSettings(enabled=flags.to_tls, insecure=flags.insecure, sni=flags.sni, cafile=flags.cafile)
+    return listen, upstream

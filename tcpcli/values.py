@@ -25,6 +25,7 @@ __all__ = [
     "host_port_hint",
     "is_decimal",
     "parse_count",
+    "parse_escaped",
     "parse_host",
     "parse_port",
     "parse_port_list",
@@ -210,3 +211,15 @@ def check_numeric(host: str, what: str) -> None:
     """-n: no DNS, so a host must be an address literal."""
     if _literal(host) is None:
         _usage(f"{what} '{host}' is a name, and -n turns DNS off: give an address such as 127.0.0.1 or ::1")
+
+
+def parse_escaped(text: str, option: str, encoding: str) -> bytes:
+    """An option's text with `\\r \\n \\t \\0 \\xNN \\\\` escapes, encoded (bytes).
+
+    Raises UsageError naming the option for a bad escape."""
+    from tcpcli.core.hexinput import HexInputError, parse_escapes
+
+    try:
+        return parse_escapes(text, encoding)
+    except HexInputError as exc:
+        _usage(f"{option}: {exc}")

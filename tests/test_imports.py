@@ -40,6 +40,11 @@ RULES = [
         "engines never know a front (nor the modes that wire them)",
     ),
     Rule("tcpcli.fronts", ("tcpcli.engine",), "fronts know only the seam", allowed=("tcpcli.engine.seam",)),
+    Rule(
+        "tcpcli.checks",
+        ("tcpcli.engine", "tcpcli.fronts", "tcpcli.modes"),
+        "option rules decide before anything runs",
+    ),
 ]
 
 # Only the face ends the process: these calls anywhere else would skip its error funnel and cleanup.
