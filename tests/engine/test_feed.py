@@ -14,11 +14,20 @@ from tcpcli.engine.feed import Detached, StdinFeed
 
 @pytest.fixture
 def pipe() -> Iterator[tuple[int, int]]:
+    """A pipe as stdin. At the end the write end closes first and the feed's reader thread is awaited, then
+    the read end closes: a reader still looping would otherwise read the next test's pipe (it gets the same
+    descriptor number) and steal its bytes, as seen in CI as a take() that waited forever."""
     read_end, write_end = os.pipe()
+    pipe_inode = os.fstat(read_end).st_ino
     yield read_end, write_end
-    for fd in (read_end, write_end):
+    for fd in (write_end, read_end):  # EOF first: the reader thread ends
         with contextlib.suppress(OSError):
-            os.close(fd)
+            if os.fstat(fd).st_ino == pipe_inode:  # still ours (a test may have closed it already)
+                os.close(fd)
+        if fd == write_end:
+            for thread in threading.enumerate():
+                if thread.name == "tcpcli-stdin-feed":
+                    thread.join(5)
 
 
 def test_a_chunk_given_back_goes_first_to_the_next_owner(pipe: tuple[int, int]) -> None:
