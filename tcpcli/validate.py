@@ -181,6 +181,14 @@ def _connect_settings(
         port = parse_port_list(args[1:2], numeric=flags.numeric)[0]  # all of them: Settings.probe_ports
     else:
         port = parse_port(args[1], "PORT", allow_zero=False, numeric=flags.numeric)
+    proxy = None if flags.proxy is None else proxy_settings(flags.proxy, flags.proxy_auth)
+    return _outgoing(flags, host, port, family, sockopts, tls)._replace(proxy=proxy)
+
+
+def _outgoing(
+    flags: Flags, host: str, port: int, family: int, sockopts: SocketOptions, tls: TlsSettings
+) -> ConnectSettings:
+    """A connection tcpcli makes (connect mode's, the relay's upstream): -s/-p, -w, socket options, TLS."""
     source = None if flags.source is None else _host(flags.source, "-s/--source", family, flags.numeric)
     return ConnectSettings(
         host=host,
@@ -193,7 +201,6 @@ def _connect_settings(
         connect_timeout=_connect_timeout(flags),
         sockopts=sockopts,
         tls=tls,
-        proxy=None if flags.proxy is None else proxy_settings(flags.proxy, flags.proxy_auth),
     )
 
 
@@ -528,19 +535,7 @@ def _relay_settings(
         check_family(host, family, "--to host")
         if flags.numeric:
             check_numeric(host, "--to host")
-    source = None if flags.source is None else _host(flags.source, "-s/--source", family, flags.numeric)
-    upstream = ConnectSettings(
-        host=host,
-        port=port,
-        family=family,
-        source=source,
-        source_port=None
-        if flags.source_port is None
-        else parse_port(flags.source_port, "-p", allow_zero=True, numeric=flags.numeric),
-        connect_timeout=_connect_timeout(flags),
-        sockopts=sockopts,
-        tls=upstream_tls,
-    )
+    upstream = _outgoing(flags, host, port, family, sockopts, upstream_tls)
     # the listening side: -s/-p/-w belong to the upstream here, and the TLS client options too
     listening = flags._replace(source=None, source_port=None, connect_timeout=None, sni=None, insecure=False)
     listen = _listen_settings(listening, family, sockopts, tls)

@@ -28,6 +28,7 @@ __all__ = [
     "Phase",
     "decide_idle",
     "ending_message",
+    "idle_check_in",
     "idle_timeout_message",
     "seconds_until",
 ]
@@ -237,3 +238,13 @@ def decide_idle(last_traffic: float, idle_timeout: float, now: float) -> Decisio
     `last_traffic`, else KeepGoing(the moment it will be). Word the ending with `Finish.message`.
     """
     return Link(last_traffic, LinkPolicy(idle_timeout=idle_timeout)).decide(now)
+
+
+def idle_check_in(last_traffic: float, idle_timeout: float, now: float) -> float | None:
+    """`decide_idle` as an asyncio engine uses it: seconds (>= 0) until it should look again, or None when the
+    peer has been quiet for `idle_timeout` seconds (close it, worded by `idle_timeout_message`)."""
+    decision = decide_idle(last_traffic, idle_timeout, now)
+    if not isinstance(decision, KeepGoing):
+        return None
+    until = decision.until if decision.until is not None else now + idle_timeout
+    return max(0.0, until - now)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import BinaryIO, Protocol
 
 from tcpcli.core.events import format_address
-from tcpcli.core.link import KeepGoing, decide_idle, idle_timeout_message
+from tcpcli.core.link import idle_check_in, idle_timeout_message
 
 __all__ = [
     "CLIENT_QUEUE_LIMIT",
@@ -377,11 +377,9 @@ class Client(asyncio.Protocol):
     def _check_idle(self) -> None:
         """-i: the one-peer engine's idle decision (core.link), taken per client."""
         assert self._idle_timeout is not None
-        now = self._loop.time()
-        decision = decide_idle(self.last_traffic, self._idle_timeout, now)
-        if isinstance(decision, KeepGoing):
-            until = decision.until if decision.until is not None else now + self._idle_timeout
-            self._idle_timer = self._loop.call_later(max(0.0, until - now), self._check_idle)
+        wait = idle_check_in(self.last_traffic, self._idle_timeout, self._loop.time())
+        if wait is not None:
+            self._idle_timer = self._loop.call_later(wait, self._check_idle)
             return
         self._idle_timer = None
         reason = idle_timeout_message(self._idle_timeout)  # the one wording (core.link), as for one client

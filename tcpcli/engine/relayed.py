@@ -21,7 +21,7 @@ import struct
 from collections.abc import Callable
 from typing import Protocol
 
-from tcpcli.core.link import KeepGoing, decide_idle, idle_timeout_message
+from tcpcli.core.link import idle_check_in, idle_timeout_message
 from tcpcli.engine.splice import SplicePump
 
 __all__ = ["CopyConnection", "Owner", "Relayed", "Side", "SpliceConnection", "reset_socket"]
@@ -108,11 +108,9 @@ class Relayed:
     def _check_idle(self) -> None:
         """-i: both sides quiet for S s: the one-peer engine's decision (core.link), per connection."""
         assert self._idle_timeout is not None
-        now = self._loop.time()
-        decision = decide_idle(self.last_traffic, self._idle_timeout, now)
-        if isinstance(decision, KeepGoing):
-            until = decision.until if decision.until is not None else now + self._idle_timeout
-            self._idle_timer = self._loop.call_later(max(0.0, until - now), self._check_idle)
+        wait = idle_check_in(self.last_traffic, self._idle_timeout, self._loop.time())
+        if wait is not None:
+            self._idle_timer = self._loop.call_later(wait, self._check_idle)
             return
         self._idle_timer = None
         self.finish(idle_timeout_message(self._idle_timeout))

@@ -18,6 +18,7 @@ from tcpcli.core.link import (
     Phase,
     decide_idle,
     ending_message,
+    idle_check_in,
     idle_timeout_message,
     seconds_until,
 )
@@ -141,6 +142,12 @@ def test_seconds_until_is_never_negative() -> None:
     assert seconds_until(KeepGoing(None), 5.0) is None
     assert seconds_until(KeepGoing(7.0), 5.0) == 2.0
     assert seconds_until(KeepGoing(4.0), 5.0) == 0.0
+
+
+def test_idle_check_in_says_when_to_look_again_or_that_the_time_is_up() -> None:
+    assert idle_check_in(10.0, 5.0, 12.0) == 3.0
+    assert idle_check_in(10.0, 5.0, 15.0) is None
+    assert idle_check_in(10.0, 5.0, 14.99) == pytest.approx(0.01)
 
 
 def test_decide_idle_is_link_s_idle_rule_for_the_many_peer_engine() -> None:
