@@ -194,7 +194,17 @@ def test_a_dialogue_is_recorded_and_replays(tmp_path: Path, peer: Callable[..., 
     path = tmp_path / "dialogue.jsonl"
     server = peer(pong_handler)
     result = run_tcpcli(
-        "127.0.0.1", str(server.port), "--send", "PING\\r\\n", "--expect", "PONG", "--record", str(path)
+        # the whole line is awaited: the dialogue ends at its match, and the server sends a byte at a time
+        *(
+            "127.0.0.1",
+            str(server.port),
+            "--send",
+            "PING\\r\\n",
+            "--expect",
+            "PONG\\r\\n",
+            "--record",
+            str(path),
+        )
     )
     assert result.code == 0, result.stderr
     assert data_of(events(path), 1, "<") == "+PONG\r\n"
