@@ -7,16 +7,14 @@ exceptions cli.py maps to 130/143).
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import socket
 import ssl
 
 from tcpcli.engine.hub import Hub
 from tcpcli.engine.seam import Controls, Sink
-from tcpcli.engine.stderr import bounded_stderr
 from tcpcli.engine.stdio import write_all
 from tcpcli.engine.taps import OutputFile, timestamp_now
+from tcpcli.modes.asyncrun import run_async_engine
 from tcpcli.net.bind import listening_address
 from tcpcli.report import Reporter
 from tcpcli.settings import Settings
@@ -47,20 +45,7 @@ def serve_many(
         return PipeSink(settings.view, reporter, controls, _stdout, output, timestamp_now)
 
     hub = Hub(listener, settings, reporter, front, tls)
-    if interactive:
-        code = asyncio.run(hub.run())
-    else:
-        with bounded_stderr():  # the loop never waits for a stderr nobody reads
-            code = asyncio.run(hub.run())
-    if hub.signal == signal.SIGINT:
-        raise KeyboardInterrupt
-    if hub.signal == signal.SIGTERM:
-        from tcpcli.errors import Terminated
-
-        raise Terminated
-    if hub.error is not None:
-        raise hub.error
-    return code
+    return run_async_engine(hub, interactive)
 
 
 def _stdout(data: bytes) -> None:

@@ -7,15 +7,13 @@ terminal's (fronts.terminal.transcript) when a person is on stdin and stdout, or
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import socket
 import ssl
 
 from tcpcli.engine.relay import Relay
 from tcpcli.engine.seam import Controls, Transcript, TranscriptFactory
-from tcpcli.engine.stderr import bounded_stderr
 from tcpcli.engine.stdio import write_all
+from tcpcli.modes.asyncrun import run_async_engine
 from tcpcli.net.bind import listener_for, listening_address, raise_open_file_limit
 from tcpcli.net.upstream import check_target, target_label
 from tcpcli.report import Reporter
@@ -58,20 +56,7 @@ def _relay(
         recorder = Recorder(settings.session.record, "relay", settings.session.redact, reporter.warning)
         factory = recording_front(recorder, factory, reporter)
     engine = Relay(listener, settings, reporter, factory, client_tls, upstream_tls)
-    if interactive:
-        code = asyncio.run(engine.run())
-    else:
-        with bounded_stderr():  # the loop never waits for a stderr nobody reads
-            code = asyncio.run(engine.run())
-    if engine.signal == signal.SIGINT:
-        raise KeyboardInterrupt
-    if engine.signal == signal.SIGTERM:
-        from tcpcli.errors import Terminated
-
-        raise Terminated
-    if engine.error is not None:
-        raise engine.error
-    return code
+    return run_async_engine(engine, interactive)
 
 
 def _front(settings: Settings, reporter: Reporter, interactive: bool, title: str) -> TranscriptFactory | None:
